@@ -1,0 +1,52 @@
+# The two commands: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test test-sqlite test-postgres check format bench schema clean
+
+install: $(VENV)/.installed
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+run: install
+	$(BIN)/invitations migrate
+	$(BIN)/invitations seed-demo
+	$(BIN)/invitations serve
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: check test-sqlite test-postgres
+
+test-sqlite: install
+	$(BIN)/pytest -q
+
+test-postgres: install
+	.ci/with-postgres $(BIN)/pytest -q
+
+schema: install
+	$(BIN)/invitations export-schema > schema.graphql
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache

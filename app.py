@@ -1,0 +1,49 @@
+"""The ASGI application: routes, and a lifespan that opens the database (and, later, the mailer)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise.contrib.starlette import RegisterTortoise
+
+from config import Settings
+from resolvers import health
+from schema import build_schema
+from schema.extensions import quiet_expected_errors
+from schema.view import GraphQLView
+
+
+def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
+    """The service. With `manage_database=False` the caller has opened Tortoise (tests, bench)."""
+    settings = settings or Settings()
+    quiet_expected_errors()
+    graphql = GraphQLView(
+        build_schema(settings),
+        settings=settings,
+        graphql_ide=None if settings.is_production else "graphiql",
+        allow_queries_via_get=False,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_database:
+            yield
+            return
+        async with RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False):
+            yield
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/metrics", health.metrics),
+        ],
+        lifespan=lifespan,
+    )

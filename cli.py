@@ -1,0 +1,142 @@
+"""The `invitations` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config import Settings
+from models.accounts import AdminUser, Permission
+from models.errors import DomainError
+
+app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
+
+DEMO_ADMIN = "admin"
+DEMO_ADMIN_PASSWORD_FILE = Path("var/demo-admin-password")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:
+        typer.echo(f"Configuration error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve() -> None:
+    """Serve the API (and the mailer, unless INVITATIONS_MAILER_IN_PROCESS=false)."""
+    import uvicorn
+
+    from app import create_app
+
+    settings = _settings()
+    typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql")
+    if not settings.is_production:
+        typer.echo(
+            f"GraphiQL:       http://{settings.host}:{settings.port}/graphql (open in a browser)"
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the committed database migrations."""
+    from models.database import migrate as apply
+
+    asyncio.run(apply(_settings().tortoise_config()))
+    typer.echo("Migrations applied.")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo store and its admin user (idempotent); print the admin's credentials."""
+    from models.database import database
+    from models.demo import create_admin, seed_demo
+
+    settings = _settings()
+
+    async def run() -> str:
+        async with database(settings.tortoise_config()):
+            await seed_demo()
+            password = _demo_admin_password()
+            if not await AdminUser.filter(username=DEMO_ADMIN).exists():
+                await create_admin(
+                    username=DEMO_ADMIN,
+                    password=password,
+                    permissions=list(Permission),
+                    password_profile=settings.password_hash_profile,
+                )
+            return password
+
+    password = asyncio.run(run())
+    typer.echo("Demo store ready: website 'base', store views default, sv, zh.")
+    typer.echo(f"Demo admin: username '{DEMO_ADMIN}', password '{password}'")
+
+
+def _demo_admin_password() -> str:
+    """A random password made on the first seed and kept beside the database."""
+    if DEMO_ADMIN_PASSWORD_FILE.exists():
+        return DEMO_ADMIN_PASSWORD_FILE.read_text().strip()
+    password = f"Demo-{secrets.token_urlsafe(12)}"
+    DEMO_ADMIN_PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_ADMIN_PASSWORD_FILE.touch(mode=0o600)
+    DEMO_ADMIN_PASSWORD_FILE.write_text(password + "\n")
+    return password
+
+
+@app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option(help="Login name of the admin user.")],
+    password: Annotated[str, typer.Option(help="At least 8 characters from three classes.")],
+    permission: Annotated[
+        list[Permission] | None,
+        typer.Option(help="Repeat for several; without it, all permissions."),
+    ] = None,
+) -> None:
+    """Create an admin user (or reset an existing one's password and permissions)."""
+    from models import demo
+    from models.database import database
+
+    settings = _settings()
+
+    async def run() -> AdminUser:
+        async with database(settings.tortoise_config()):
+            return await demo.create_admin(
+                username=username,
+                password=password,
+                permissions=permission or list(Permission),
+                password_profile=settings.password_hash_profile,
+            )
+
+    try:
+        admin = asyncio.run(run())
+    except DomainError as error:
+        typer.echo(f"Refused: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Admin '{admin.username}' with permissions: {', '.join(admin.permissions)}")
+
+
+@app.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL schema (SDL)."""
+    from schema import build_schema
+
+    sys.stdout.write(build_schema(Settings()).as_str() + "\n")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,110 @@
+"""Service configuration, read from the environment once (prefix ``INVITATIONS_``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class DeliveryPolicy(StrEnum):
+    AT_LEAST_ONCE = "at_least_once"
+    AT_MOST_ONCE = "at_most_once"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment (see shared/contract/OPERATIONS.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="INVITATIONS_", frozen=True, extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    database_url: str = "sqlite://var/invitations.sqlite3"
+    smtp_url: str | None = None
+    secret_key: str = DEVELOPMENT_SECRET
+
+    mailer_in_process: bool = True
+    mailer_batch_size: int = Field(50, ge=1, le=1000)
+    mailer_poll_seconds: float = Field(2.0, gt=0)
+    mailer_retry_base_seconds: float = Field(60.0, ge=0)
+    mailer_max_attempts: int = Field(8, ge=1)
+    mailer_delivery: DeliveryPolicy = DeliveryPolicy.AT_LEAST_ONCE
+
+    # Not in the operating contract, but worth tuning per deployment.
+    customer_token_ttl_seconds: int = Field(3600, ge=60)
+    admin_token_ttl_seconds: int = Field(4 * 3600, ge=60)
+    max_failed_sign_ins: int = Field(5, ge=1)
+    lockout_seconds: int = Field(600, ge=1)
+    # "cheapest" exists for test suites only: production refuses it.
+    password_hash_profile: str = Field(
+        "rfc9106_low_memory", pattern="^(rfc9106_low_memory|cheapest)$"
+    )
+    max_query_depth: int = Field(12, ge=1)
+    max_aliases: int = Field(30, ge=1)
+    max_tokens: int = Field(2000, ge=50)
+    mail_dir: str = "var/mail"
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "INVITATIONS_SECRET_KEY must be set to a private value of at least 32 "
+                    "characters in production"
+                )
+            if self.password_hash_profile != "rfc9106_low_memory":  # noqa: S105
+                raise ValueError("the cheapest password hash profile is for tests only")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+    def tortoise_config(self) -> dict[str, Any]:
+        """The Tortoise ORM configuration of this deployment (also used by migrations)."""
+        return tortoise_config(self.database_url)
+
+
+def _sqlite_url(url: str) -> str:
+    # Several processes (serve, workers) share one SQLite file: wait for locks instead of failing.
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("busy_timeout", "10000")
+    query.setdefault("journal_mode", "WAL")
+    query.setdefault("synchronous", "NORMAL")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    url = _sqlite_url(database_url) if database_url.startswith("sqlite://") else database_url
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": ["models"],
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For Tortoise's own command line (`tortoise -c config.TORTOISE_ORM makemigrations`).
+TORTOISE_ORM = tortoise_config(Settings().database_url)

@@ -1,0 +1,29 @@
+"""Tortoise models and the domain rules that guard them."""
+
+from models.accounts import AccessToken, AdminUser, Customer, Permission, TokenKind
+from models.config_values import ConfigValue
+from models.invitation import (
+    DeliveryState,
+    Invitation,
+    InvitationStatus,
+    InvitationStatusChange,
+    Referral,
+)
+from models.store import CustomerGroup, StoreView, Website
+
+__all__ = [
+    "AccessToken",
+    "AdminUser",
+    "ConfigValue",
+    "Customer",
+    "CustomerGroup",
+    "DeliveryState",
+    "Invitation",
+    "InvitationStatus",
+    "InvitationStatusChange",
+    "Permission",
+    "Referral",
+    "StoreView",
+    "TokenKind",
+    "Website",
+]

@@ -1,0 +1,164 @@
+"""Domain errors: a small tree, each class carrying its stable API code.
+
+    DomainError
+    ├── InvalidInput            INVALID_INPUT (bad argument; `field` names it)
+    │   ├── InvalidEmail        INVALID_EMAIL
+    │   └── WeakPassword        WEAK_PASSWORD
+    ├── NotFound                NOT_FOUND
+    ├── Conflict
+    │   ├── CustomerExists      CUSTOMER_EXISTS
+    │   ├── AlreadyInvited      ALREADY_INVITED
+    │   ├── DuplicateInput      DUPLICATE_INPUT
+    │   └── InvalidStatus       INVALID_STATUS
+    ├── SignInRefused
+    │   ├── InvalidCredentials  INVALID_CREDENTIALS
+    │   └── AccountLocked       ACCOUNT_LOCKED
+    ├── InvitationRefused
+    │   ├── InvitationsDisabled INVITATIONS_DISABLED
+    │   ├── TooManyRecipients   TOO_MANY_RECIPIENTS
+    │   ├── MessageNotAllowed   MESSAGE_NOT_ALLOWED
+    │   ├── MessageTooLong      MESSAGE_TOO_LONG
+    │   └── QuotaExceeded       QUOTA_EXCEEDED
+    └── AcceptanceRefused
+        ├── InvitationNotValid  INVITATION_NOT_VALID
+        ├── InvitationExpired   INVITATION_EXPIRED
+        ├── EmailMismatch       EMAIL_MISMATCH
+        └── RegistrationByInvitationOnly  REGISTRATION_BY_INVITATION_ONLY
+
+The schema turns each into a `UserError` with the same code (schema/errors.py); `field` is the path
+into the operation's arguments, e.g. ("input", "emails", "3").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DomainError(Exception):
+    """An expected refusal, reported to the client as a user error."""
+
+    code = "INVALID_INPUT"
+    default_message = "The input is not valid."
+
+    def __init__(self, message: str | None = None, *, field: Sequence[str] | None = None) -> None:
+        self.message = message or self.default_message
+        self.field = tuple(field) if field is not None else None
+        super().__init__(self.message)
+
+    def at(self, *field: str) -> DomainError:
+        """The same error, reported at another input path."""
+        self.field = field
+        return self
+
+
+class InvalidInput(DomainError):
+    code = "INVALID_INPUT"
+
+
+class InvalidEmail(InvalidInput):
+    code = "INVALID_EMAIL"
+    default_message = "This is not a valid e-mail address."
+
+
+class WeakPassword(InvalidInput):
+    code = "WEAK_PASSWORD"
+    default_message = (
+        "The password must have at least 8 characters and use at least three of: lower-case "
+        "letters, upper-case letters, digits, other characters."
+    )
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    default_message = "No such record."
+
+
+class Conflict(DomainError):
+    pass
+
+
+class CustomerExists(Conflict):
+    code = "CUSTOMER_EXISTS"
+    default_message = "A customer with this e-mail address already exists on this website."
+
+
+class AlreadyInvited(Conflict):
+    code = "ALREADY_INVITED"
+    default_message = "This address has already been invited."
+
+
+class DuplicateInput(Conflict):
+    code = "DUPLICATE_INPUT"
+    default_message = "This address appears more than once in the request."
+
+
+class InvalidStatus(Conflict):
+    code = "INVALID_STATUS"
+    default_message = "This is not allowed in the invitation's current status."
+
+
+class SignInRefused(DomainError):
+    pass
+
+
+class InvalidCredentials(SignInRefused):
+    code = "INVALID_CREDENTIALS"
+    default_message = "The sign-in details are not correct."
+
+
+class AccountLocked(SignInRefused):
+    code = "ACCOUNT_LOCKED"
+    default_message = "Too many failed sign-ins: the account is locked for a while."
+
+
+class InvitationRefused(DomainError):
+    pass
+
+
+class InvitationsDisabled(InvitationRefused):
+    code = "INVITATIONS_DISABLED"
+    default_message = "Invitations are not available in this store."
+
+
+class TooManyRecipients(InvitationRefused):
+    code = "TOO_MANY_RECIPIENTS"
+    default_message = "Too many addresses in one request."
+
+
+class MessageNotAllowed(InvitationRefused):
+    code = "MESSAGE_NOT_ALLOWED"
+    default_message = "Custom messages are not allowed in this store."
+
+
+class MessageTooLong(InvitationRefused):
+    code = "MESSAGE_TOO_LONG"
+    default_message = "The message is too long."
+
+
+class QuotaExceeded(InvitationRefused):
+    code = "QUOTA_EXCEEDED"
+    default_message = "The number of invitations allowed per day is used up."
+
+
+class AcceptanceRefused(DomainError):
+    pass
+
+
+class InvitationNotValid(AcceptanceRefused):
+    code = "INVITATION_NOT_VALID"
+    default_message = "This invitation is not valid."
+
+
+class InvitationExpired(AcceptanceRefused):
+    code = "INVITATION_EXPIRED"
+    default_message = "This invitation has expired."
+
+
+class EmailMismatch(AcceptanceRefused):
+    code = "EMAIL_MISMATCH"
+    default_message = "Register with the address the invitation was sent to."
+
+
+class RegistrationByInvitationOnly(AcceptanceRefused):
+    code = "REGISTRATION_BY_INVITATION_ONLY"
+    default_message = "Registration in this store is by invitation only."

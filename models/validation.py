@@ -1,0 +1,66 @@
+"""Checks of untrusted text: e-mail addresses, names, passwords."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from models.errors import InvalidEmail, InvalidInput, WeakPassword
+
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 255
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+
+
+def normalize_email(raw: str) -> str:
+    """The normalised address (trimmed, domain lower-cased, IDNA-checked), or InvalidEmail."""
+    candidate = raw.strip()
+    if not candidate or len(candidate) > MAX_EMAIL_LENGTH:
+        raise InvalidEmail()
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidEmail(f"This is not a valid e-mail address: {error}") from None
+    return checked.normalized
+
+
+def email_key(email: str) -> str:
+    """What two addresses are compared by: case-insensitive, as Magento compares them."""
+    return email.casefold()
+
+
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+
+
+def clean_name(raw: str, *, label: str) -> str:
+    name = raw.strip()
+    if not name:
+        raise InvalidInput(f"The {label} is required.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"The {label} is longer than {MAX_NAME_LENGTH} characters.")
+    if has_control_characters(name):
+        raise InvalidInput(f"The {label} contains control characters.")
+    return name
+
+
+def check_password_strength(password: str, *, email: str | None = None) -> None:
+    """Magento's rule: at least 8 characters from at least three classes of characters."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise WeakPassword(f"The password is longer than {MAX_PASSWORD_LENGTH} characters.")
+    if len(password) < MIN_PASSWORD_LENGTH or password.strip() != password:
+        raise WeakPassword()
+    if "\x00" in password:
+        raise WeakPassword("The password contains a NUL character.")
+    classes = (
+        any(ch.islower() for ch in password),
+        any(ch.isupper() for ch in password),
+        any(ch.isdigit() for ch in password),
+        any(not ch.isalnum() for ch in password),
+    )
+    if sum(classes) < 3:
+        raise WeakPassword()
+    if email is not None and password.casefold() == email.casefold():
+        raise WeakPassword("The password must differ from the e-mail address.")

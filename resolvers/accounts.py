@@ -1,0 +1,122 @@
+"""Sign-in, registration and the signed-in customer."""
+
+from __future__ import annotations
+
+from models import customers, signin, tokens
+from models.errors import DomainError
+from models.store import Website
+from schema.accounts import (
+    CreateCustomerInput,
+    CreateCustomerPayload,
+    Customer,
+    CustomerToken,
+    GenerateAdminTokenPayload,
+    GenerateCustomerTokenPayload,
+    RevokeTokenPayload,
+)
+from schema.context import Context, Info
+from schema.errors import UserError
+
+
+def _customer_policy(ctx: Context) -> signin.SignInPolicy:
+    s = ctx.settings
+    return signin.SignInPolicy(
+        max_failures=s.max_failed_sign_ins,
+        lockout_seconds=s.lockout_seconds,
+        password_profile=s.password_hash_profile,
+        token_ttl_seconds=s.customer_token_ttl_seconds,
+    )
+
+
+def _admin_policy(ctx: Context) -> signin.SignInPolicy:
+    s = ctx.settings
+    return signin.SignInPolicy(
+        max_failures=s.max_failed_sign_ins,
+        lockout_seconds=s.lockout_seconds,
+        password_profile=s.password_hash_profile,
+        token_ttl_seconds=s.admin_token_ttl_seconds,
+    )
+
+
+async def _website(ctx: Context) -> Website:
+    website = await ctx.loaders.website.load(ctx.require_store().website_id)
+    assert website is not None, "foreign key"
+    return website
+
+
+async def generate_customer_token(
+    info: Info, email: str, password: str
+) -> GenerateCustomerTokenPayload:
+    ctx = info.context
+    try:
+        issued = await signin.sign_in_customer(
+            website=await _website(ctx),
+            email=email,
+            password=password,
+            policy=_customer_policy(ctx),
+        )
+    except DomainError as error:
+        return GenerateCustomerTokenPayload(
+            customer_token=None, user_errors=[UserError.from_domain(error)]
+        )
+    return GenerateCustomerTokenPayload(
+        customer_token=CustomerToken.from_issued(issued), user_errors=[]
+    )
+
+
+async def generate_admin_token(
+    info: Info, username: str, password: str
+) -> GenerateAdminTokenPayload:
+    ctx = info.context
+    try:
+        issued = await signin.sign_in_admin(
+            username=username, password=password, policy=_admin_policy(ctx)
+        )
+    except DomainError as error:
+        return GenerateAdminTokenPayload(
+            token=None, expires_at=None, user_errors=[UserError.from_domain(error)]
+        )
+    return GenerateAdminTokenPayload(
+        token=issued.token, expires_at=issued.expires_at, user_errors=[]
+    )
+
+
+async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCustomerPayload:
+    ctx = info.context
+    website = await _website(ctx)
+    try:
+        registration = customers.Registration.checked(
+            email=input.email,
+            firstname=input.firstname,
+            lastname=input.lastname,
+            password=input.password,
+        )
+        customer = await customers.register(
+            website=website,
+            store=ctx.require_store(),
+            registration=registration,
+            invitation_code=input.invitation_code,
+            password_profile=ctx.settings.password_hash_profile,
+        )
+    except DomainError as error:
+        return CreateCustomerPayload(
+            customer=None, customer_token=None, user_errors=[UserError.from_domain(error)]
+        )
+    issued = await tokens.issue_token(
+        customer=customer, ttl_seconds=ctx.settings.customer_token_ttl_seconds
+    )
+    return CreateCustomerPayload(
+        customer=Customer.from_model(customer),
+        customer_token=CustomerToken.from_issued(issued),
+        user_errors=[],
+    )
+
+
+async def revoke_customer_token(info: Info) -> RevokeTokenPayload:
+    principal = info.context.principal
+    assert principal is not None, "guarded by IsCustomer"
+    return RevokeTokenPayload(revoked=await tokens.revoke(principal.token_hash))
+
+
+async def customer(info: Info) -> Customer | None:
+    return Customer.from_model(info.context.require_customer())

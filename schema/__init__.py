@@ -1,0 +1,92 @@
+"""Composes the GraphQL schema: root fields bound to resolvers, and the schema's extensions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from config import Settings
+from resolvers import accounts, store
+from schema.accounts import (
+    CreateCustomerPayload,
+    Customer,
+    GenerateAdminTokenPayload,
+    GenerateCustomerTokenPayload,
+    RevokeTokenPayload,
+)
+from schema.extensions import MaskUnexpectedErrors, StoreScope
+from schema.permissions import IsAdmin, IsCustomer
+from schema.store import CustomerGroup, StoreView, Website
+
+
+@strawberry.type(description="Read the store, your account and invitations.")
+class Query:
+    customer: Customer | None = strawberry.field(
+        resolver=accounts.customer,
+        permission_classes=[IsCustomer],
+        description="The signed-in customer (customer token).",
+    )
+    websites: list[Website] = strawberry.field(
+        resolver=store.websites, permission_classes=[IsAdmin], description="All websites (admin)."
+    )
+    store_views: list[StoreView] = strawberry.field(
+        resolver=store.store_views,
+        permission_classes=[IsAdmin],
+        description="All store views (admin).",
+    )
+    customer_groups: list[CustomerGroup] = strawberry.field(
+        resolver=store.customer_groups,
+        permission_classes=[IsAdmin],
+        description="All customer groups (admin).",
+    )
+
+
+@strawberry.type(description="Sign in, register, invite, administer.")
+class Mutation:
+    generate_customer_token: GenerateCustomerTokenPayload = strawberry.mutation(
+        resolver=accounts.generate_customer_token,
+        description="Sign a customer of the store's website in.",
+    )
+    create_customer: CreateCustomerPayload = strawberry.mutation(
+        resolver=accounts.create_customer,
+        description="Register a customer of the store's website, optionally through an invitation.",
+    )
+    generate_admin_token: GenerateAdminTokenPayload = strawberry.mutation(
+        resolver=accounts.generate_admin_token, description="Sign an admin user in."
+    )
+    revoke_customer_token: RevokeTokenPayload = strawberry.mutation(
+        resolver=accounts.revoke_customer_token,
+        permission_classes=[IsCustomer],
+        description="Revoke the customer token of this request.",
+    )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        StoreScope,
+        MaskUnexpectedErrors,
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+    )

@@ -1,0 +1,57 @@
+"""Schema extensions: the Store header check and the masking of unexpected errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import ExecutionResult, GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from schema.errors import INTERNAL_CODE, BadRequest
+
+logger = logging.getLogger("invitations.graphql")
+
+
+class StoreScope(SchemaExtension):
+    """Refuses the whole operation when the Store header names no store view."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context.context
+        if ctx.store is None:
+            error = BadRequest(f"Unknown store view code in the Store header: {ctx.store_code!r}.")
+            self.execution_context.result = ExecutionResult(data=None, errors=[error])
+        yield
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Syntax, validation, permission and client errors pass; anything else is a bug."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Replaces unexpected errors by a fixed message with extensions.code INTERNAL; logs them."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected, error_message="Internal server error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": INTERNAL_CODE}
+        return masked
+
+
+class _StrawberryErrorLogFilter(logging.Filter):
+    """Strawberry logs every error, denials included, with a traceback.
+
+    MaskUnexpectedErrors logs the unexpected ones; the rest are the client's business.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not isinstance(record.msg, GraphQLError)
+
+
+def quiet_expected_errors() -> None:
+    logging.getLogger("strawberry.execution").addFilter(_StrawberryErrorLogFilter())

@@ -1,0 +1,43 @@
+"""Per-request DataLoaders: a page of rows loads each kind of relation with one query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+from tortoise.models import Model
+
+from models.accounts import Customer
+from models.store import CustomerGroup, StoreView, Website
+
+M = TypeVar("M", bound=Model)
+
+
+def _by_id(model: type[M]) -> DataLoader[int, M | None]:
+    async def load(ids: Sequence[int]) -> list[M | None]:
+        rows = {row.pk: row for row in await model.filter(id__in=list(set(ids)))}
+        return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """Created empty with each request; each loader on first use."""
+
+    @cached_property
+    def website(self) -> DataLoader[int, Website | None]:
+        return _by_id(Website)
+
+    @cached_property
+    def store_view(self) -> DataLoader[int, StoreView | None]:
+        return _by_id(StoreView)
+
+    @cached_property
+    def customer_group(self) -> DataLoader[int, CustomerGroup | None]:
+        return _by_id(CustomerGroup)
+
+    @cached_property
+    def customer(self) -> DataLoader[int, Customer | None]:
+        return _by_id(Customer)

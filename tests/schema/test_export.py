@@ -95,7 +95,10 @@ def test_every_contract_name_in_the_code_matches_the_contract() -> None:
                     my_arg = my_field.args.get(arg_name)
                     if my_arg is None:
                         mismatches.append(f"{name}.{field_name}({arg_name}) missing")
-                    elif str(my_arg.type) != str(arg.type) or my_arg.default_value != arg.default_value:
+                    elif (
+                        str(my_arg.type) != str(arg.type)
+                        or my_arg.default_value != arg.default_value
+                    ):
                         mismatches.append(f"{name}.{field_name}({arg_name}) differs")
                 if isinstance(theirs, GraphQLInputObjectType) and (
                     my_field.default_value != field.default_value

@@ -35,14 +35,25 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
 
 
+# Magento's rule for customer names: letters, marks, digits, spaces and , - _ . ' (and ’).
+# Names go into e-mail subjects and greetings, so nothing else gets in.
+_NAME_PUNCTUATION = frozenset(" ,-_.'’")
+
+
+def _is_name_character(ch: str) -> bool:
+    return ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in "LMN"
+
+
 def clean_name(raw: str, *, label: str) -> str:
     name = raw.strip()
     if not name:
         raise InvalidInput(f"The {label} is required.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"The {label} is longer than {MAX_NAME_LENGTH} characters.")
-    if has_control_characters(name):
-        raise InvalidInput(f"The {label} contains control characters.")
+    if not all(_is_name_character(ch) for ch in name):
+        raise InvalidInput(
+            f"The {label} may hold only letters, digits, spaces and the characters , - _ . '"
+        )
     return name
 
 
@@ -52,8 +63,8 @@ def check_password_strength(password: str, *, email: str | None = None) -> None:
         raise WeakPassword(f"The password is longer than {MAX_PASSWORD_LENGTH} characters.")
     if len(password) < MIN_PASSWORD_LENGTH or password.strip() != password:
         raise WeakPassword()
-    if "\x00" in password:
-        raise WeakPassword("The password contains a NUL character.")
+    if has_control_characters(password):
+        raise WeakPassword("The password contains control or unassigned characters.")
     classes = (
         any(ch.islower() for ch in password),
         any(ch.isupper() for ch in password),

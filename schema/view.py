@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -22,8 +25,37 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else authorization.strip()
 
 
+# JSON may escape lone UTF-16 surrogates ("\\ud800"); Python decodes them into strings that no
+# database driver or password hasher can encode. Only bodies with such an escape are checked.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_unencodable_text(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_unencodable_text(k) or _has_unencodable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_unencodable_text(item) for item in value)
+    return False
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI app with our context."""
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            decoded = json.loads(data)
+        except UnicodeDecodeError as error:
+            raise HTTPException(400, "The request body is not valid UTF-8.") from error
+        raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+        if _SURROGATE_ESCAPE.search(raw) and _has_unencodable_text(decoded):
+            raise HTTPException(400, "The request body holds text that is not valid Unicode.")
+        return decoded
 
     def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

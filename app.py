@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
@@ -13,6 +14,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from config import Settings
 from resolvers import health
 from schema import build_schema
+from schema.body_limit import BodySizeLimit
 from schema.extensions import quiet_expected_errors
 from schema.view import GraphQLView
 
@@ -45,5 +47,6 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
         ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(12, ge=1)
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(2000, ge=50)
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     mail_dir: str = "var/mail"
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -95,3 +96,21 @@ async def test_seed_demo_is_idempotent() -> None:
     )
     assert before == after == (1, 3, 3)
     assert await StoreView.filter(is_default=True).count() == 1
+
+
+async def test_oversized_bodies_are_refused_with_413(gql: GraphQLClient) -> None:
+    huge = b'{"query": "{ __typename }", "pad": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+        for start in range(0, len(huge), 65536):
+            yield huge[start : start + 65536]
+
+    declared = await gql.http.post(
+        "/graphql", content=huge, headers={"Content-Type": "application/json"}
+    )
+    streamed = await gql.http.post(
+        "/graphql", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+
+    assert declared.status_code == 413
+    assert streamed.status_code == 413

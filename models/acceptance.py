@@ -58,7 +58,7 @@ async def register_invitee(
         password_hash=password_hash,
     )
     try:
-        await _accept(invitation, customer)
+        await accept(invitation, customer)
     except IntegrityError:
         raise CustomerExists().at(*EMAIL_FIELD) from None
     return customer
@@ -77,7 +77,11 @@ async def acceptable_invitation(code: str, *, website: Website, secret: str) -> 
     return invitation
 
 
-async def _accept(invitation: Invitation, customer: Customer) -> None:
+async def accept(invitation: Invitation, customer: Customer) -> None:
+    """Flip the invitation to ACCEPTED, then insert the unsaved `customer` and the records.
+
+    Raises InvitationNotValid, inserting nothing, when the invitation is no longer open.
+    """
     now = utcnow()
     async with in_transaction():
         won = await Invitation.filter(

@@ -107,6 +107,9 @@ async def send(
     A refusal of the whole request raises; otherwise each address is judged on its own and the
     valid ones are created, each in its own transaction, even when others are refused.
     """
+    if store.website_id != inviter.website_id:
+        # A customer belongs to one website; its storefronts are the only ones they invite from.
+        raise InvitationsDisabled("Invite from a store view of the website you belong to.")
     settings = await for_store_view(store)
     message = _check_request(settings, emails, message)
     candidates, refused = await _judge_addresses(inviter, store, emails)

@@ -275,3 +275,75 @@ async def test_eight_concurrent_registrations_with_one_code_make_one_customer(
     assert await accepted.count() == 1
     row = await Invitation.get(id=invitation.id)
     assert row.invitee_id == int(winners[0]["customer"]["id"])
+
+
+async def test_a_customer_invites_only_from_a_store_view_of_their_website(
+    gql: GraphQLClient,
+) -> None:
+    alice = await make_customer("alice@example.com")
+    other = await Website.create(
+        code="outlet", name="Outlet", default_group_id=(await CustomerGroup.get(code="General")).id
+    )
+    await StoreView.create(
+        code="outlet", name="Outlet", website_id=other.id, base_url="http://outlet.test/"
+    )
+
+    body = await gql(
+        'mutation { sendInvitations(input: {emails: ["x@example.com"]}) '
+        "{ invitations { id } userErrors { code field } } }",
+        token=await customer_token(alice),
+        store="outlet",
+    )
+
+    assert body["data"]["sendInvitations"] == {
+        "invitations": [],
+        "userErrors": [{"code": "INVITATIONS_DISABLED", "field": None}],
+    }
+
+
+async def test_the_storefront_journey_of_the_readme(gql: GraphQLClient) -> None:
+    register = await gql(
+        'mutation { createCustomer(input: {email: "ann@example.com", firstname: "Ann", '
+        'lastname: "Lee", password: "Secret-pass-1"}) { customer { id } userErrors { code } } }'
+    )
+    sign_in = await gql(
+        'mutation { generateCustomerToken(email: "ann@example.com", password: "Secret-pass-1") '
+        "{ customerToken { token } userErrors { code } } }"
+    )
+    token = sign_in["data"]["generateCustomerToken"]["customerToken"]["token"]
+    sent = await gql(
+        'mutation { sendInvitations(input: {emails: ["bo@example.com", "not-an-address"], '
+        'message: "Join me!"}) { invitations { id email status } userErrors { code field } } }',
+        token=token,
+    )
+    listed = await gql(
+        "{ myInvitations(first: 20, status: [NOT_SENT, SENT]) { totalCount nodes { email } } }",
+        token=token,
+    )
+    code = code_of(await Invitation.get(email="bo@example.com"))
+    preview = await gql(BY_CODE, {"code": code})
+    invitee = await gql(
+        CREATE_CUSTOMER,
+        {
+            "input": {
+                "email": "bo@example.com",
+                "firstname": "Bo",
+                "lastname": "Ek",
+                "password": "Secret-pass-2",
+                "invitationCode": code,
+            }
+        },
+    )
+
+    assert register["data"]["createCustomer"]["userErrors"] == []
+    assert sent["data"]["sendInvitations"]["userErrors"] == [
+        {"code": "INVALID_EMAIL", "field": ["input", "emails", "1"]}
+    ]
+    assert listed["data"]["myInvitations"] == {
+        "totalCount": 1,
+        "nodes": [{"email": "bo@example.com"}],
+    }
+    assert preview["data"]["invitationByCode"]["inviterFirstname"] == "Ann"
+    assert invitee["data"]["createCustomer"]["customer"]["group"] == {"code": "General"}
+    after = await gql("{ myInvitations { nodes { status } } }", token=token)
+    assert after["data"]["myInvitations"]["nodes"] == [{"status": "ACCEPTED"}]

@@ -47,6 +47,7 @@ from models.validation import email_key, normalize_email
 
 MAX_MESSAGE_LENGTH = 2000
 QUOTA_WINDOW = timedelta(hours=24)
+MAX_LIFETIME_DAYS = 36_500
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
 # Bidi embeddings, overrides and isolates: they make a message read differently from what it says.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -115,9 +116,7 @@ async def send(
     candidates, refused = await _judge_addresses(inviter, store, emails)
     await _check_quota(settings, inviter, len(candidates))
     now = utcnow()
-    expires_at = (
-        now + timedelta(days=settings.lifetime_days) if settings.lifetime_days is not None else None
-    )
+    expires_at = expiry(now, settings.lifetime_days)
     group_id = (
         inviter.group_id
         if settings.referred_customer_group is ReferredCustomerGroup.SAME_AS_INVITER
@@ -144,6 +143,13 @@ async def send(
         invitations=[created[i] for i in sorted(created)],
         errors=[refused[i] for i in sorted(refused)],
     )
+
+
+def expiry(created_at: datetime, lifetime_days: int | None) -> datetime | None:
+    if lifetime_days is None:
+        return None
+    # A century is "never" for an invitation, and keeps absurd settings off the calendar's edge.
+    return created_at + timedelta(days=min(lifetime_days, MAX_LIFETIME_DAYS))
 
 
 def _check_request(

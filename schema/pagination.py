@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -63,11 +63,13 @@ def decode_datetime_cursor(cursor: str) -> tuple[datetime, int]:
     key, row_id = decode_cursor(cursor)
     try:
         moment = datetime.fromisoformat(key) if isinstance(key, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+        # Rows are stored in UTC; an offset at the edge of the calendar cannot be converted.
+        utc = moment.astimezone(UTC) if moment is not None and moment.tzinfo else None
+    except (ValueError, OverflowError):
+        utc = None
+    if utc is None:
         raise BadRequest("The cursor is not valid: pass a cursor from a previous page.")
-    return moment, row_id
+    return utc, row_id
 
 
 def page_size(first: int, *, maximum: int) -> int:

@@ -67,3 +67,11 @@ async def test_the_link_carries_the_code_while_the_invitation_is_open() -> None:
 )  # fmt: skip
 def test_parse_id(raw: str, parsed: int | None) -> None:
     assert invitations.parse_id(raw) == parsed
+
+
+def test_expiry_follows_the_lifetime_and_stays_on_the_calendar() -> None:
+    now = utcnow()
+
+    assert invitations.expiry(now, None) is None
+    assert invitations.expiry(now, 7) == now + timedelta(days=7)
+    assert invitations.expiry(now, 10**9) == now + timedelta(days=invitations.MAX_LIFETIME_DAYS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import httpx
@@ -481,6 +481,10 @@ def _b64(raw: bytes) -> str:
         {"after": _b64(b'["2026-01-01T00:00:00+00:00", -5]')},
         {"after": _b64(b'["2026-01-01T00:00:00+00:00", 99999999999999999999999]')},
         {"after": _b64(b'{"a": 1}')},
+        {"after": _b64(b'["0001-01-01T00:00:00+01:00", 1]')},
+        {"after": _b64(b'["9999-12-31T23:59:59-01:00", 1]')},
+        {"after": _b64(b"[true, 1]")},
+        {"after": _b64(b'["2026-01-01T00:00:00+00:00", true]')},
     ],
 )
 async def test_bad_page_arguments_are_a_clear_bad_request(
@@ -492,6 +496,19 @@ async def test_bad_page_arguments_are_a_clear_bad_request(
 
     assert body["data"] is None
     assert error_codes(body) == ["BAD_REQUEST"]
+
+
+async def test_a_cursor_with_another_offset_means_the_same_instant(gql: GraphQLClient) -> None:
+    inviter, token = await signed_in()
+    now = utcnow().replace(microsecond=0)
+    older = await make_invitation(inviter, "older@example.com", created_at=now - timedelta(hours=1))
+    newer = await make_invitation(inviter, "newer@example.com", created_at=now)
+    shifted = (now + timedelta(hours=5)).replace(tzinfo=timezone(timedelta(hours=5)))
+    cursor = _b64(json.dumps([shifted.isoformat(), newer.id]).encode())
+
+    body = await gql(MY_INVITATIONS, {"after": cursor}, token=token)
+
+    assert [int(n["id"]) for n in body["data"]["myInvitations"]["nodes"]] == [older.id]
 
 
 async def test_page_size_bounds_are_inclusive(gql: GraphQLClient) -> None:

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from models import acceptance
 from models.accounts import Customer
 from models.clock import utcnow
-from models.errors import CustomerExists, DomainError, InvitationNotValid
+from models.errors import CustomerExists, DomainError, RegistrationByInvitationOnly
+from models.invitation_settings import RegistrationMode, for_store_view
 from models.passwords import hash_password
 from models.store import StoreView, Website
 from models.validation import (
@@ -44,6 +46,19 @@ class Registration:
             check_password_strength(password, email=clean_email)
         return cls(email=clean_email, firstname=clean_first, lastname=clean_last, password=password)
 
+    def as_customer(self, *, website_id: int, group_id: int, password_hash: str) -> Customer:
+        """The unsaved customer row of this registration."""
+        return Customer(
+            website_id=website_id,
+            group_id=group_id,
+            email=self.email,
+            email_key=email_key(self.email),
+            firstname=self.firstname,
+            lastname=self.lastname,
+            password_hash=password_hash,
+            created_at=utcnow(),
+        )
+
 
 @contextmanager
 def _reported_at(field: str) -> Iterator[None]:
@@ -64,13 +79,25 @@ async def register(
     registration: Registration,
     invitation_code: str | None,
     password_profile: str,
+    secret: str,
 ) -> Customer:
-    """Register a customer of the store's website, in the website's default group.
+    """Register a customer of the store's website, through an invitation when a code is given.
 
-    Accepting an invitation code is added by the invitations issue; until then a code is refused.
+    Without a code the customer joins the website's default group, unless the store's
+    registration is by invitation only.
     """
     if invitation_code is not None:
-        raise InvitationNotValid().at("input", "invitationCode")
+        return await acceptance.register_invitee(
+            website=website,
+            store=store,
+            registration=registration,
+            code=invitation_code,
+            password_profile=password_profile,
+            secret=secret,
+        )
+    settings = await for_store_view(store)
+    if settings.registration_mode is RegistrationMode.BY_INVITATION_ONLY:
+        raise RegistrationByInvitationOnly().at("input", "invitationCode")
     return await create_customer(
         website=website,
         registration=registration,
@@ -88,15 +115,10 @@ async def create_customer(
     password_hash = await hash_password(registration.password, profile=password_profile)
     try:
         async with in_transaction():
-            return await Customer.create(
-                website_id=website.id,
-                group_id=group_id,
-                email=registration.email,
-                email_key=email_key(registration.email),
-                firstname=registration.firstname,
-                lastname=registration.lastname,
-                password_hash=password_hash,
-                created_at=utcnow(),
+            customer = registration.as_customer(
+                website_id=website.id, group_id=group_id, password_hash=password_hash
             )
+            await customer.save()
+            return customer
     except IntegrityError:
         raise CustomerExists().at("input", "email") from None

@@ -6,6 +6,7 @@ not set from its website, the website from the default scope, the default scope 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
@@ -131,9 +132,17 @@ async def write(scope: Scope, values: dict[str, Any]) -> None:
     for name, value in values.items():
         assert name in SETTING_NAMES, name
         stored = value.value if isinstance(value, StrEnum) else value
-        await ConfigValue.update_or_create(
-            scope=scope.type.value,
-            scope_id=scope.id,
-            path=PREFIX + name,
-            defaults={"value": stored},
-        )
+        where: dict[str, Any] = {
+            "scope": scope.type.value,
+            "scope_id": scope.id,
+            "path": PREFIX + name,
+        }
+        if not isinstance(stored, str):
+            await ConfigValue.update_or_create(**where, defaults={"value": stored})
+            continue
+        # Tortoise's JSONField decodes a str it is given on the way in and refuses the decoded
+        # text on the way out, so a string value is written as JSON text by a plain UPDATE.
+        text = json.dumps(stored)
+        if not await ConfigValue.filter(**where).update(value=text):
+            row = await ConfigValue.create(**where, value=None)
+            await ConfigValue.filter(id=row.id).update(value=text)

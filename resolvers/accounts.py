@@ -97,6 +97,7 @@ async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCusto
             registration=registration,
             invitation_code=input.invitation_code,
             password_profile=ctx.settings.password_hash_profile,
+            secret=ctx.settings.secret_key,
         )
     except DomainError as error:
         return CreateCustomerPayload(

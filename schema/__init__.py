@@ -17,7 +17,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
-from resolvers import accounts, store
+from resolvers import accounts, invitations, store
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -26,16 +26,37 @@ from schema.accounts import (
     RevokeTokenPayload,
 )
 from schema.extensions import MaskUnexpectedErrors, StoreScope
+from schema.invitation import (
+    CancelInvitationPayload,
+    InvitationConnection,
+    InvitationPreview,
+    SendInvitationsPayload,
+    StorefrontInvitationSettings,
+)
 from schema.permissions import IsAdmin, IsCustomer
 from schema.store import CustomerGroup, StoreView, Website
 
 
 @strawberry.type(description="Read the store, your account and invitations.")
 class Query:
+    storefront_invitation_settings: StorefrontInvitationSettings = strawberry.field(
+        resolver=invitations.storefront_invitation_settings,
+        description="The invitation settings of the request's store view, for the storefront.",
+    )
+    invitation_by_code: InvitationPreview | None = strawberry.field(
+        resolver=invitations.invitation_by_code,
+        description="What the registration page may show for an invitation code; null when the "
+        "code is not valid. Rate-limited per client address (RATE_LIMITED).",
+    )
     customer: Customer | None = strawberry.field(
         resolver=accounts.customer,
         permission_classes=[IsCustomer],
         description="The signed-in customer (customer token).",
+    )
+    my_invitations: InvitationConnection = strawberry.field(
+        resolver=invitations.my_invitations,
+        permission_classes=[IsCustomer],
+        description="The signed-in customer's invitations, newest first (at most 100 a page).",
     )
     websites: list[Website] = strawberry.field(
         resolver=store.websites, permission_classes=[IsAdmin], description="All websites (admin)."
@@ -69,6 +90,16 @@ class Mutation:
         resolver=accounts.revoke_customer_token,
         permission_classes=[IsCustomer],
         description="Revoke the customer token of this request.",
+    )
+    send_invitations: SendInvitationsPayload = strawberry.mutation(
+        resolver=invitations.send_invitations,
+        permission_classes=[IsCustomer],
+        description="Invite addresses to register, on behalf of the signed-in customer.",
+    )
+    cancel_invitation: CancelInvitationPayload = strawberry.mutation(
+        resolver=invitations.cancel_invitation,
+        permission_classes=[IsCustomer],
+        description="Cancel one of your own NOT_SENT or SENT invitations.",
     )
 
 

@@ -12,10 +12,21 @@ from starlette.websockets import WebSocket
 
 from config import Settings
 from models.accounts import AdminUser, Customer, Permission
+from models.rate_limit import SlidingWindowLimiter
 from models.store import StoreView
 from models.tokens import Principal
 from schema.errors import Forbidden, Unauthenticated
 from schema.loaders import Loaders
+
+# invitationByCode: a registration page asks once or twice; a guesser asks all day.
+CODE_LOOKUPS_PER_WINDOW = 30
+CODE_LOOKUP_WINDOW_SECONDS = 60.0
+
+
+def code_lookup_limiter() -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(
+        limit=CODE_LOOKUPS_PER_WINDOW, window_seconds=CODE_LOOKUP_WINDOW_SECONDS
+    )
 
 
 @dataclass(slots=False)
@@ -32,6 +43,8 @@ class Context:
     # A token was presented but is unknown, expired or revoked.
     bad_token: bool = False
     loaders: Loaders = field(default_factory=Loaders)
+    # Shared by every request of one app (schema.view): invitationByCode look-ups per address.
+    code_lookups: SlidingWindowLimiter = field(default_factory=code_lookup_limiter)
 
     @property
     def customer(self) -> Customer | None:

@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from models.accounts import Customer
+from models.invitation import InvitationStatusChange
 from models.store import CustomerGroup, StoreView, Website
 
 M = TypeVar("M", bound=Model)
@@ -19,6 +20,17 @@ def _by_id(model: type[M]) -> DataLoader[int, M | None]:
     async def load(ids: Sequence[int]) -> list[M | None]:
         rows = {row.pk: row for row in await model.filter(id__in=list(set(ids)))}
         return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _history() -> DataLoader[int, list[InvitationStatusChange]]:
+    async def load(ids: Sequence[int]) -> list[list[InvitationStatusChange]]:
+        by_invitation: dict[int, list[InvitationStatusChange]] = {i: [] for i in ids}
+        rows = InvitationStatusChange.filter(invitation_id__in=list(set(ids)))
+        for row in await rows.order_by("-at", "-id"):
+            by_invitation[row.invitation_id].append(row)
+        return [by_invitation[i] for i in ids]
 
     return DataLoader(load_fn=load)
 
@@ -41,3 +53,8 @@ class Loaders:
     @cached_property
     def customer(self) -> DataLoader[int, Customer | None]:
         return _by_id(Customer)
+
+    @cached_property
+    def invitation_history(self) -> DataLoader[int, list[InvitationStatusChange]]:
+        """Status changes of each invitation, newest first."""
+        return _history()

@@ -15,7 +15,7 @@ from strawberry.asgi import GraphQL
 from config import Settings
 from models.store import find_store_view
 from models.tokens import authenticate
-from schema.context import Context
+from schema.context import Context, code_lookup_limiter
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -60,6 +60,7 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
+        self.code_lookups = code_lookup_limiter()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -76,4 +77,5 @@ class GraphQLView(GraphQL[Context, None]):
             store_code=store_code,
             principal=principal,
             bad_token=token is not None and principal is None,
+            code_lookups=self.code_lookups,
         )

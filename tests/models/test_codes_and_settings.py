@@ -54,3 +54,21 @@ async def test_built_in_defaults() -> None:
     assert effective.max_invitations_per_send == 5
     assert effective.referred_customer_group is s.ReferredCustomerGroup.SAME_AS_INVITER
     assert effective.lifetime_days is None
+
+
+async def test_string_settings_round_trip_and_can_be_overwritten() -> None:
+    await s.write(
+        s.DEFAULT_SCOPE,
+        {
+            "registration_mode": s.RegistrationMode.BY_INVITATION_ONLY,
+            "email_template": s.BUILT_IN_TEMPLATE,
+        },
+    )
+    await s.write(s.DEFAULT_SCOPE, {"registration_mode": s.RegistrationMode.AVAILABLE_TO_ALL})
+    await s.write(s.DEFAULT_SCOPE, {"referred_customer_group": "DEFAULT_GROUP"})
+
+    effective = await s.at_scope(s.DEFAULT_SCOPE)
+
+    assert effective.registration_mode is s.RegistrationMode.AVAILABLE_TO_ALL
+    assert effective.referred_customer_group is s.ReferredCustomerGroup.DEFAULT_GROUP
+    assert effective.email_template == s.BUILT_IN_TEMPLATE

@@ -136,7 +136,9 @@ async def test_concurrent_registrations_of_one_address_create_one_customer(
     assert await Customer.all().count() == 1
 
 
-async def test_create_customer_with_an_invitation_code_is_not_valid_yet(gql: GraphQLClient) -> None:
+async def test_create_customer_with_a_made_up_invitation_code_is_refused(
+    gql: GraphQLClient,
+) -> None:
     body = await gql(CREATE_CUSTOMER, registration(invitationCode="made-up"))
 
     errors = body["data"]["createCustomer"]["userErrors"]

@@ -1,0 +1,373 @@
+"""Customer invitations: sending, listing, canceling and looking one up by its code.
+
+Each function owns its transactions. The one-invitation-per-(inviter, address) rule and the
+status changes are decided by the database (a unique constraint, conditional UPDATEs), so two
+concurrent requests never both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from models import codes, outbox
+from models.accounts import Customer
+from models.clock import utcnow
+from models.errors import (
+    AlreadyInvited,
+    CustomerExists,
+    DomainError,
+    DuplicateInput,
+    InvalidInput,
+    InvalidStatus,
+    InvitationsDisabled,
+    MessageNotAllowed,
+    MessageTooLong,
+    NotFound,
+    QuotaExceeded,
+    TooManyRecipients,
+)
+from models.invitation import (
+    OPEN_STATUSES,
+    DeliveryState,
+    Invitation,
+    InvitationStatus,
+    InvitationStatusChange,
+)
+from models.invitation_settings import InvitationSettings, ReferredCustomerGroup, for_store_view
+from models.pagination import Page, fetch_page
+from models.store import StoreView
+from models.validation import email_key, normalize_email
+
+MAX_MESSAGE_LENGTH = 2000
+QUOTA_WINDOW = timedelta(hours=24)
+MAX_LIFETIME_DAYS = 36_500
+MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
+# Bidi embeddings, overrides and isolates: they make a message read differently from what it says.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def customer_actor(customer_id: int) -> str:
+    return f"customer:{customer_id}"
+
+
+def effective_status(row: Invitation, now: datetime | None = None) -> InvitationStatus:
+    """The status a reader sees: an open invitation past its expiry reads EXPIRED."""
+    if row.status in OPEN_STATUSES and is_past(row.expires_at, now):
+        return InvitationStatus.EXPIRED
+    return row.status
+
+
+def is_past(moment: datetime | None, now: datetime | None = None) -> bool:
+    return moment is not None and moment <= (now or utcnow())
+
+
+def not_expired(now: datetime) -> Q:
+    return Q(expires_at=None) | Q(expires_at__gt=now)
+
+
+def parse_id(raw: str) -> int | None:
+    """An invitation id from the API, or None when it cannot name a row."""
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+# ---------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """The invitations created, in input order, and one error per refused address."""
+
+    invitations: list[Invitation]
+    errors: list[DomainError]
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    index: int
+    email: str
+    key: str
+
+
+async def send(
+    *, inviter: Customer, store: StoreView, emails: Sequence[str], message: str | None
+) -> SendOutcome:
+    """Invite each address on behalf of a customer (SPEC §3).
+
+    A refusal of the whole request raises; otherwise each address is judged on its own and the
+    valid ones are created, each in its own transaction, even when others are refused.
+    """
+    if store.website_id != inviter.website_id:
+        # A customer belongs to one website; its storefronts are the only ones they invite from.
+        raise InvitationsDisabled("Invite from a store view of the website you belong to.")
+    settings = await for_store_view(store)
+    message = _check_request(settings, emails, message)
+    candidates, refused = await _judge_addresses(inviter, store, emails)
+    await _check_quota(settings, inviter, len(candidates))
+    now = utcnow()
+    expires_at = expiry(now, settings.lifetime_days)
+    group_id = (
+        inviter.group_id
+        if settings.referred_customer_group is ReferredCustomerGroup.SAME_AS_INVITER
+        else None
+    )
+    created: dict[int, Invitation] = {}
+    for candidate in candidates:
+        try:
+            created[candidate.index] = await _create(
+                inviter,
+                store,
+                candidate,
+                message,
+                group_id=group_id,
+                now=now,
+                expires_at=expires_at,
+            )
+        except IntegrityError:
+            # A concurrent request invited the same address first: the unique constraint decided.
+            refused[candidate.index] = AlreadyInvited().at("input", "emails", str(candidate.index))
+    if created:
+        outbox.mail_queued()
+    return SendOutcome(
+        invitations=[created[i] for i in sorted(created)],
+        errors=[refused[i] for i in sorted(refused)],
+    )
+
+
+def expiry(created_at: datetime, lifetime_days: int | None) -> datetime | None:
+    if lifetime_days is None:
+        return None
+    # A century is "never" for an invitation, and keeps absurd settings off the calendar's edge.
+    return created_at + timedelta(days=min(lifetime_days, MAX_LIFETIME_DAYS))
+
+
+def _check_request(
+    settings: InvitationSettings, emails: Sequence[str], message: str | None
+) -> str | None:
+    """The whole-request refusals; returns the message to store (None when blank)."""
+    if not settings.storefront_enabled:
+        raise InvitationsDisabled()
+    if len(emails) > settings.max_invitations_per_send:
+        raise TooManyRecipients(
+            f"At most {settings.max_invitations_per_send} addresses can be invited at once."
+        ).at("input", "emails")
+    if message is None or not message.strip():
+        return None
+    if not settings.allow_custom_message:
+        raise MessageNotAllowed().at("input", "message")
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise MessageTooLong(f"The message is longer than {MAX_MESSAGE_LENGTH} characters.").at(
+            "input", "message"
+        )
+    if not is_printable_text(message):
+        raise InvalidInput(
+            "The message contains control characters or bidirectional overrides."
+        ).at("input", "message")
+    return message
+
+
+def is_printable_text(text: str) -> bool:
+    """Plain text for an e-mail body: no control characters but line breaks and tabs, no
+    surrogates (PostgreSQL cannot store them), no bidirectional overrides."""
+    for ch in text:
+        if ch in _ALLOWED_CONTROLS:
+            continue
+        if ch in _BIDI_CONTROLS or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
+            return False
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            return False
+    return True
+
+
+async def _judge_addresses(
+    inviter: Customer, store: StoreView, emails: Sequence[str]
+) -> tuple[list[_Candidate], dict[int, DomainError]]:
+    """The addresses to create, and the refused ones by their index in the input."""
+    refused: dict[int, DomainError] = {}
+    seen: set[str] = set()
+    valid: list[_Candidate] = []
+    for index, raw in enumerate(emails):
+        try:
+            normalised = normalize_email(raw)
+        except DomainError as error:
+            refused[index] = error.at("input", "emails", str(index))
+            continue
+        key = email_key(normalised)
+        if key in seen:
+            refused[index] = DuplicateInput().at("input", "emails", str(index))
+            continue
+        seen.add(key)
+        valid.append(_Candidate(index, normalised, key))
+    if not valid:
+        return [], refused
+    keys = [c.key for c in valid]
+    invited = set(
+        await Invitation.filter(inviter_id=inviter.id, email_key__in=keys).values_list(
+            "email_key", flat=True
+        )
+    )
+    customers = set(
+        await Customer.filter(website_id=store.website_id, email_key__in=keys).values_list(
+            "email_key", flat=True
+        )
+    )
+    candidates: list[_Candidate] = []
+    for candidate in valid:
+        at = ("input", "emails", str(candidate.index))
+        if candidate.key in invited:
+            refused[candidate.index] = AlreadyInvited().at(*at)
+        elif candidate.key in customers:
+            refused[candidate.index] = CustomerExists().at(*at)
+        else:
+            candidates.append(candidate)
+    return candidates, refused
+
+
+async def _check_quota(settings: InvitationSettings, inviter: Customer, wanted: int) -> None:
+    """Invitations created in the last 24 hours, canceled ones included, count against the quota.
+
+    Two concurrent requests may together pass it by a few: the quota is a brake, not a guarantee.
+    """
+    quota = settings.daily_quota_per_customer
+    if quota is None or wanted == 0:
+        return
+    since = utcnow() - QUOTA_WINDOW
+    used = await Invitation.filter(inviter_id=inviter.id, created_at__gt=since).count()
+    if used + wanted > quota:
+        left = max(quota - used, 0)
+        raise QuotaExceeded(
+            f"At most {quota} invitations per 24 hours; {left} can be sent now."
+        ).at("input", "emails")
+
+
+async def _create(
+    inviter: Customer,
+    store: StoreView,
+    candidate: _Candidate,
+    message: str | None,
+    *,
+    group_id: int | None,
+    now: datetime,
+    expires_at: datetime | None,
+) -> Invitation:
+    async with in_transaction():
+        invitation = await Invitation.create(
+            email=candidate.email,
+            email_key=candidate.key,
+            message=message,
+            status=InvitationStatus.NOT_SENT,
+            created_at=now,
+            updated_at=now,
+            expires_at=expires_at,
+            store_view_id=store.id,
+            website_id=store.website_id,
+            invitee_group_id=group_id,
+            inviter_id=inviter.id,
+            code_nonce=codes.new_nonce(),
+            delivery_state=DeliveryState.QUEUED,
+            next_attempt_at=now,
+        )
+        await InvitationStatusChange.create(
+            invitation_id=invitation.id,
+            status=InvitationStatus.NOT_SENT,
+            at=now,
+            actor=customer_actor(inviter.id),
+        )
+    return invitation
+
+
+# ---------------------------------------------------------------- the inviter's list
+
+
+def status_filter(statuses: Sequence[InvitationStatus], now: datetime) -> Q:
+    """Rows whose effective status is one of `statuses` (see effective_status)."""
+    expired = Q(expires_at__lte=now)
+    condition = Q(id__lt=0)  # matches nothing; OR-ed with each wanted status
+    for status in set(statuses):
+        if status in OPEN_STATUSES:
+            condition |= Q(status=status) & not_expired(now)
+        elif status is InvitationStatus.EXPIRED:
+            condition |= Q(status=status) | (Q(status__in=list(OPEN_STATUSES)) & expired)
+        else:
+            condition |= Q(status=status)
+    return condition
+
+
+async def sent_by(
+    *,
+    inviter: Customer,
+    first: int,
+    after: tuple[datetime, int] | None,
+    statuses: Sequence[InvitationStatus] | None,
+) -> Page[Invitation]:
+    """A page of the customer's invitations, newest first (created_at, then id, descending)."""
+    query: QuerySet[Invitation] = Invitation.filter(inviter_id=inviter.id)
+    if statuses:
+        query = query.filter(status_filter(statuses, utcnow()))
+    return await fetch_page(query, sort_field="created_at", first=first, after=after)
+
+
+# ---------------------------------------------------------------- canceling
+
+
+async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
+    """Cancel one of the customer's own open invitations; the mailer skips canceled ones."""
+    row_id = parse_id(invitation_id)
+    row = (
+        await Invitation.get_or_none(id=row_id, inviter_id=customer.id)
+        if row_id is not None
+        else None
+    )
+    if row is None:
+        raise NotFound("No such invitation of yours.").at("id")
+    now = utcnow()
+    async with in_transaction():
+        changed = await Invitation.filter(
+            not_expired(now), id=row.id, status__in=list(OPEN_STATUSES)
+        ).update(status=InvitationStatus.CANCELED, updated_at=now)
+        if changed:
+            await InvitationStatusChange.create(
+                invitation_id=row.id,
+                status=InvitationStatus.CANCELED,
+                at=now,
+                actor=customer_actor(customer.id),
+            )
+    if not changed:
+        raise InvalidStatus(
+            f"Only an invitation that is not sent or sent can be canceled; this one is "
+            f"{effective_status(row, now).value}."
+        ).at("id")
+    return await Invitation.get(id=row.id)
+
+
+# ---------------------------------------------------------------- codes
+
+
+async def by_code(code: str, *, secret: str) -> Invitation | None:
+    """The invitation an authentic code names, with its inviter; None for anything else."""
+    nonce = codes.nonce_of(code, secret=secret)
+    if nonce is None:
+        return None
+    return await Invitation.get_or_none(code_nonce=nonce).prefetch_related("inviter")
+
+
+def is_acceptable(row: Invitation, *, website_id: int, now: datetime | None = None) -> bool:
+    return row.website_id == website_id and effective_status(row, now) in OPEN_STATUSES
+
+
+def link(row: Invitation, store_view: StoreView, *, secret: str) -> str | None:
+    """The acceptance link, while the invitation can be accepted."""
+    if effective_status(row) not in OPEN_STATUSES:
+        return None
+    return store_view.invitation_url(codes.code_for(row.code_nonce, secret=secret))

@@ -17,7 +17,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
-from resolvers import accounts, store
+from models.accounts import Permission
+from resolvers import accounts, settings, store
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -26,7 +27,8 @@ from schema.accounts import (
     RevokeTokenPayload,
 )
 from schema.extensions import MaskUnexpectedErrors, StoreScope
-from schema.permissions import IsAdmin, IsCustomer
+from schema.permissions import HasPermission, IsAdmin, IsCustomer
+from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
 from schema.store import CustomerGroup, StoreView, Website
 
 
@@ -50,6 +52,11 @@ class Query:
         permission_classes=[IsAdmin],
         description="All customer groups (admin).",
     )
+    invitation_settings: InvitationSettings = strawberry.field(
+        resolver=settings.invitation_settings_at,
+        permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
+        description="The effective invitation settings at a scope (admin: INVITATION_SETTINGS).",
+    )
 
 
 @strawberry.type(description="Sign in, register, invite, administer.")
@@ -69,6 +76,14 @@ class Mutation:
         resolver=accounts.revoke_customer_token,
         permission_classes=[IsCustomer],
         description="Revoke the customer token of this request.",
+    )
+    update_invitation_settings: UpdateInvitationSettingsPayload = strawberry.mutation(
+        resolver=settings.update_invitation_settings,
+        permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
+        description=(
+            "Write the given invitation settings at a scope, all or nothing "
+            "(admin: INVITATION_SETTINGS)."
+        ),
     )
 
 

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 from graphql import (
+    GraphQLArgument,
     GraphQLEnumType,
+    GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLObjectType,
     GraphQLSchema,
     build_schema,
+    print_ast,
 )
+from graphql.utilities.get_default_value_ast import get_default_value_ast
 
 from config import Settings
 from schema import build_schema as build_our_schema
@@ -31,14 +35,12 @@ PENDING: set[str] = {
     # admin (issue 5)
     "Query.invitations",
     "Query.invitation",
-    "Query.invitationSettings",
     "Query.invitationsReport",
     "Query.invitedCustomersReport",
     "Mutation.createInvitations",
     "Mutation.updateInvitation",
     "Mutation.discardInvitations",
     "Mutation.resendInvitations",
-    "Mutation.updateInvitationSettings",
     # subscriptions (issue 8)
     "Subscription",
 }
@@ -60,6 +62,16 @@ def _contract() -> GraphQLSchema:
     if not CONTRACT.exists():
         pytest.fail(f"the API contract is missing at {CONTRACT}")
     return build_schema(CONTRACT.read_text())
+
+
+def _default(arg_or_field: GraphQLArgument | GraphQLInputField) -> str | None:
+    """The default as printed in SDL: a parsed schema keeps it as a literal, ours as a value.
+
+    `= null` on a nullable input reads like no default to a client, so the two count as equal.
+    """
+    literal = get_default_value_ast(arg_or_field)
+    printed = None if literal is None else print_ast(literal)
+    return None if printed == "null" else printed
 
 
 def _reachable_names(ours: GraphQLSchema) -> set[str]:
@@ -95,13 +107,10 @@ def test_every_contract_name_in_the_code_matches_the_contract() -> None:
                     my_arg = my_field.args.get(arg_name)
                     if my_arg is None:
                         mismatches.append(f"{name}.{field_name}({arg_name}) missing")
-                    elif (
-                        str(my_arg.type) != str(arg.type)
-                        or my_arg.default_value != arg.default_value
-                    ):
+                    elif str(my_arg.type) != str(arg.type) or _default(my_arg) != _default(arg):
                         mismatches.append(f"{name}.{field_name}({arg_name}) differs")
                 if isinstance(theirs, GraphQLInputObjectType) and (
-                    my_field.default_value != field.default_value
+                    _default(my_field) != _default(field)
                 ):
                     mismatches.append(f"{name}.{field_name} default differs")
     assert mismatches == []

@@ -6,6 +6,7 @@ not set from its website, the website from the default scope, the default scope 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
@@ -128,12 +129,16 @@ async def at_scope(scope: Scope) -> InvitationSettings:
 
 async def write(scope: Scope, values: dict[str, Any]) -> None:
     """Store the given values at a scope (validated by the caller); None is an explicit null."""
+    rows = []
     for name, value in values.items():
         assert name in SETTING_NAMES, name
         stored = value.value if isinstance(value, StrEnum) else value
-        await ConfigValue.update_or_create(
-            scope=scope.type.value,
-            scope_id=scope.id,
-            path=PREFIX + name,
-            defaults={"value": stored},
+        row = ConfigValue(scope=scope.type.value, scope_id=scope.id, path=PREFIX + name)
+        # Tortoise's JSONField decodes a str given to the constructor, then refuses to save the
+        # decoded str: give the instance the JSON text itself, which is stored as it is.
+        row.value = json.dumps(stored)
+        rows.append(row)
+    if rows:
+        await ConfigValue.bulk_create(
+            rows, on_conflict=["scope", "scope_id", "path"], update_fields=["value"]
         )

@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
 from models.accounts import Permission
-from resolvers import accounts, settings, store
+from resolvers import accounts, reports, settings, store
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -28,6 +28,7 @@ from schema.accounts import (
 )
 from schema.extensions import MaskUnexpectedErrors, StoreScope
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
+from schema.reports import InvitationsReport, InvitedCustomerRow
 from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
 from schema.store import CustomerGroup, StoreView, Website
 
@@ -56,6 +57,18 @@ class Query:
         resolver=settings.invitation_settings_at,
         permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
         description="The effective invitation settings at a scope (admin: INVITATION_SETTINGS).",
+    )
+    invitations_report: InvitationsReport = strawberry.field(
+        resolver=reports.invitations_report,
+        permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
+        description=(
+            "Invitations by the calendar period of their creation (admin: INVITATION_REPORTS)."
+        ),
+    )
+    invited_customers_report: list[InvitedCustomerRow] = strawberry.field(
+        resolver=reports.invited_customers_report,
+        permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
+        description="Invitations per inviting customer in a range (admin: INVITATION_REPORTS).",
     )
 
 

@@ -35,8 +35,6 @@ PENDING: set[str] = {
     # admin (issue 5)
     "Query.invitations",
     "Query.invitation",
-    "Query.invitationsReport",
-    "Query.invitedCustomersReport",
     "Mutation.createInvitations",
     "Mutation.updateInvitation",
     "Mutation.discardInvitations",

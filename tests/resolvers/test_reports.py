@@ -184,6 +184,22 @@ async def test_days_are_local_days_across_a_dst_change(gql: GraphQLClient, token
     assert counts(result["rows"]) == [("2026-03-08", 2), ("2026-03-09", 1)]
 
 
+async def test_a_day_whose_midnight_does_not_exist_starts_when_its_clocks_start(
+    gql: GraphQLClient, token: str
+) -> None:
+    # São Paulo jumped from 2018-11-04 00:00 straight to 01:00.
+    sao_paulo = ZoneInfo("America/Sao_Paulo")
+    await invitation(local(sao_paulo, 2018, 11, 3, 23, 59, 59))
+    await invitation(datetime(2018, 11, 4, 3, 0, tzinfo=UTC))  # 01:00 local, the first instant
+    await invitation(local(sao_paulo, 2018, 11, 4, 23, 59))
+
+    result = await report(
+        gql, token, **{"from": "2018-11-03", "to": "2018-11-04", "timezone": "America/Sao_Paulo"}
+    )
+
+    assert counts(result["rows"]) == [("2018-11-03", 1), ("2018-11-04", 2)]
+
+
 async def test_sent_accepted_discarded_and_the_rates(gql: GraphQLClient, token: str) -> None:
     day = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
     await invitation(day, status=InvitationStatus.ACCEPTED)

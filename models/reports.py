@@ -188,6 +188,8 @@ class ReportRow:
 
 @dataclass(frozen=True, slots=True)
 class InvitationsReport:
+    """One row per period of the range, oldest first, and the totals."""
+
     rows: list[ReportRow]
     totals: ReportRow
 
@@ -202,7 +204,10 @@ class InviterRow:
 
 
 class _Sql:
-    """Collects parameters and writes each one's placeholder in the database's own style."""
+    """Collects parameters and writes each one's placeholder in the database's own style.
+
+    SQLite's `?` are positional: build the statement's parts in the order they appear in it.
+    """
 
     def __init__(self) -> None:
         self.connection = connections.get("default")

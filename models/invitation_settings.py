@@ -129,20 +129,16 @@ async def at_scope(scope: Scope) -> InvitationSettings:
 
 async def write(scope: Scope, values: dict[str, Any]) -> None:
     """Store the given values at a scope (validated by the caller); None is an explicit null."""
+    rows = []
     for name, value in values.items():
         assert name in SETTING_NAMES, name
         stored = value.value if isinstance(value, StrEnum) else value
-        where: dict[str, Any] = {
-            "scope": scope.type.value,
-            "scope_id": scope.id,
-            "path": PREFIX + name,
-        }
-        if not isinstance(stored, str):
-            await ConfigValue.update_or_create(**where, defaults={"value": stored})
-            continue
-        # Tortoise's JSONField decodes a str it is given on the way in and refuses the decoded
-        # text on the way out, so a string value is written as JSON text by a plain UPDATE.
-        text = json.dumps(stored)
-        if not await ConfigValue.filter(**where).update(value=text):
-            row = await ConfigValue.create(**where, value=None)
-            await ConfigValue.filter(id=row.id).update(value=text)
+        row = ConfigValue(scope=scope.type.value, scope_id=scope.id, path=PREFIX + name)
+        # Tortoise's JSONField decodes a str given to the constructor, then refuses to save the
+        # decoded str: give the instance the JSON text itself, which is stored as it is.
+        row.value = json.dumps(stored)
+        rows.append(row)
+    if rows:
+        await ConfigValue.bulk_create(
+            rows, on_conflict=["scope", "scope_id", "path"], update_fields=["value"]
+        )

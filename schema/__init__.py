@@ -17,7 +17,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
-from resolvers import accounts, invitations, store
+from models.accounts import Permission
+from resolvers import accounts, invitations, reports, settings, store
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -33,7 +34,9 @@ from schema.invitation import (
     SendInvitationsPayload,
     StorefrontInvitationSettings,
 )
-from schema.permissions import IsAdmin, IsCustomer
+from schema.permissions import HasPermission, IsAdmin, IsCustomer
+from schema.reports import InvitationsReport, InvitedCustomerRow
+from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
 from schema.store import CustomerGroup, StoreView, Website
 
 
@@ -71,6 +74,23 @@ class Query:
         permission_classes=[IsAdmin],
         description="All customer groups (admin).",
     )
+    invitation_settings: InvitationSettings = strawberry.field(
+        resolver=settings.invitation_settings_at,
+        permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
+        description="The effective invitation settings at a scope (admin: INVITATION_SETTINGS).",
+    )
+    invitations_report: InvitationsReport = strawberry.field(
+        resolver=reports.invitations_report,
+        permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
+        description=(
+            "Invitations by the calendar period of their creation (admin: INVITATION_REPORTS)."
+        ),
+    )
+    invited_customers_report: list[InvitedCustomerRow] = strawberry.field(
+        resolver=reports.invited_customers_report,
+        permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
+        description="Invitations per inviting customer in a range (admin: INVITATION_REPORTS).",
+    )
 
 
 @strawberry.type(description="Sign in, register, invite, administer.")
@@ -100,6 +120,14 @@ class Mutation:
         resolver=invitations.cancel_invitation,
         permission_classes=[IsCustomer],
         description="Cancel one of your own NOT_SENT or SENT invitations.",
+    )
+    update_invitation_settings: UpdateInvitationSettingsPayload = strawberry.mutation(
+        resolver=settings.update_invitation_settings,
+        permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
+        description=(
+            "Write the given invitation settings at a scope, all or nothing "
+            "(admin: INVITATION_SETTINGS)."
+        ),
     )
 
 

@@ -75,5 +75,15 @@ class Forbidden(ClientError):
 class BadRequest(ClientError):
     code = "BAD_REQUEST"
 
+    @classmethod
+    def from_domain(cls, error: DomainError) -> BadRequest:
+        """A bad argument of a field without userErrors: the domain error's code and path ride
+        along in extensions (`reason`, `field`)."""
+        bad = cls(error.message)
+        bad.extensions = {"code": cls.code, "reason": error.code}
+        if error.field is not None:
+            bad.extensions["field"] = list(error.field)
+        return bad
+
 
 INTERNAL_CODE = "INTERNAL"

@@ -21,6 +21,7 @@ from schema.context import Info
 from schema.errors import UserError
 from schema.pagination import PageInfo, encode_cursor
 from schema.permissions import HasPermission
+from schema.settings import RegistrationMode  # noqa: F401 (registers the GraphQL enum)
 from schema.store import (
     CustomerGroup,
     StoreView,
@@ -42,7 +43,7 @@ strawberry.enum(
     description="Where the e-mail of an invitation stands: QUEUED → SENDING → DELIVERED, "
     "or FAILED / UNKNOWN.",
 )
-strawberry.enum(s.RegistrationMode, description="Who may register.")
+# RegistrationMode is made a GraphQL enum once, in schema.settings (imported for that).
 
 ADMIN_ONLY = [HasPermission(Permission.INVITATIONS)]
 

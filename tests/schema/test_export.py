@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from graphql import (
+    GraphQLArgument,
     GraphQLEnumType,
+    GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLObjectType,
     GraphQLSchema,
     build_schema,
-    value_from_ast,
+    print_ast,
 )
+from graphql.utilities.get_default_value_ast import get_default_value_ast
 
 from config import Settings
 from schema import build_schema as build_our_schema
@@ -27,14 +29,10 @@ PENDING: set[str] = {
     # admin (issue 5)
     "Query.invitations",
     "Query.invitation",
-    "Query.invitationSettings",
-    "Query.invitationsReport",
-    "Query.invitedCustomersReport",
     "Mutation.createInvitations",
     "Mutation.updateInvitation",
     "Mutation.discardInvitations",
     "Mutation.resendInvitations",
-    "Mutation.updateInvitationSettings",
     # subscriptions (issue 8)
     "Subscription",
 }
@@ -52,23 +50,20 @@ def test_committed_export_matches_the_code() -> None:
     assert committed == exported, "schema.graphql is stale: run `make schema` and commit it"
 
 
-def _default(argument: Any) -> Any:
-    """The default of an argument or input field, whether given as a value or (in SDL) a literal.
-
-    graphql-core 3.3 keeps SDL defaults as literals beside an Undefined `default_value`.
-    """
-    default = getattr(argument, "default", None)
-    if default is None:
-        return argument.default_value
-    if default.literal is not None:
-        return value_from_ast(default.literal, argument.type)
-    return default.value
-
-
 def _contract() -> GraphQLSchema:
     if not CONTRACT.exists():
         pytest.fail(f"the API contract is missing at {CONTRACT}")
     return build_schema(CONTRACT.read_text())
+
+
+def _default(arg_or_field: GraphQLArgument | GraphQLInputField) -> str | None:
+    """The default as printed in SDL: a parsed schema keeps it as a literal, ours as a value.
+
+    `= null` on a nullable input reads like no default to a client, so the two count as equal.
+    """
+    literal = get_default_value_ast(arg_or_field)
+    printed = None if literal is None else print_ast(literal)
+    return None if printed == "null" else printed
 
 
 def _reachable_names(ours: GraphQLSchema) -> set[str]:

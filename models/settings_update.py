@@ -1,0 +1,114 @@
+"""Changing the scoped invitation settings from the admin: check a partial update, then write it.
+
+An update names only the settings it changes. A null is stored as an explicit null: for the two
+nullable settings it means "no lifetime" / "no quota" at that scope (overriding an inherited
+value); the other settings cannot be null. Every problem is reported at once, with its path into
+the operation's arguments, and nothing is saved when there is any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models.errors import DomainError, InvalidInput, NotFound
+from models.ids import parse_id
+from models.invitation_settings import (
+    DEFAULT_SCOPE,
+    DEFAULT_SCOPE_ONLY,
+    KNOWN_TEMPLATES,
+    SETTING_NAMES,
+    InvitationSettings,
+    Scope,
+    ScopeType,
+    at_scope,
+    write,
+)
+from models.store import StoreView, Website
+
+# Inclusive bounds of the numeric settings. The upper bounds only keep values sane: a lifetime
+# beyond ten years is a typo, and would push expiry dates towards the end of the calendar.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "max_invitations_per_send": (1, 1000),
+    "lifetime_days": (1, 3650),
+    "daily_quota_per_customer": (1, 100_000),
+}
+NULLABLE = frozenset({"lifetime_days", "daily_quota_per_customer"})
+NULL_MEANS = {"lifetime_days": "no lifetime", "daily_quota_per_customer": "no quota"}
+
+
+def api_name(name: str) -> str:
+    """The name of a setting in the API (camelCase), for error paths."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+async def find_scope(scope_type: ScopeType, raw_id: str | None) -> Scope:
+    """The scope named by a type and an id; the id is ignored at the default scope."""
+    if scope_type is ScopeType.DEFAULT:
+        return DEFAULT_SCOPE
+    field = ("scope", "id")
+    label = "website" if scope_type is ScopeType.WEBSITE else "store view"
+    if raw_id is None:
+        raise InvalidInput(f"A {label} scope needs the id of the {label}.", field=field)
+    scope_id = parse_id(raw_id, field=field)
+    model = Website if scope_type is ScopeType.WEBSITE else StoreView
+    if not await model.exists(id=scope_id):
+        raise NotFound(f"There is no {label} with id {scope_id}.", field=field)
+    return Scope(scope_type, scope_id)
+
+
+def check_changes(scope_type: ScopeType, changes: Mapping[str, Any]) -> list[DomainError]:
+    """Every problem of a partial update at a scope of this type (empty when it is fine)."""
+    errors: list[DomainError] = []
+    for name, value in changes.items():
+        assert name in SETTING_NAMES, name
+        field = ("input", api_name(name))
+        if name in DEFAULT_SCOPE_ONLY and scope_type is not ScopeType.DEFAULT:
+            errors.append(
+                InvalidInput(f"{api_name(name)} can only be set at the DEFAULT scope.", field=field)
+            )
+        elif value is None:
+            if name not in NULLABLE:
+                errors.append(InvalidInput(f"{api_name(name)} cannot be null.", field=field))
+        elif name in BOUNDS:
+            low, high = BOUNDS[name]
+            if not low <= value <= high:
+                extra = f", or null for {NULL_MEANS[name]}" if name in NULLABLE else ""
+                message = f"{api_name(name)} must be between {low} and {high}{extra}."
+                errors.append(InvalidInput(message, field=field))
+        elif name == "email_template" and value not in KNOWN_TEMPLATES:
+            known = ", ".join(KNOWN_TEMPLATES)
+            errors.append(
+                InvalidInput(f"Unknown e-mail template; the known ones are: {known}.", field=field)
+            )
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsUpdate:
+    """The outcome of an update: the effective settings at the scope, or why nothing was saved."""
+
+    settings: InvitationSettings | None
+    errors: tuple[DomainError, ...]
+
+
+async def update(
+    *, scope_type: ScopeType, scope_id: str | None, changes: Mapping[str, Any]
+) -> SettingsUpdate:
+    """Write `changes` (setting name → value) at a scope, all or nothing."""
+    errors: list[DomainError] = []
+    scope: Scope | None = None
+    try:
+        scope = await find_scope(scope_type, scope_id)
+    except DomainError as error:
+        errors.append(error)
+    errors += check_changes(scope_type, changes)
+    if errors or scope is None:
+        return SettingsUpdate(settings=None, errors=tuple(errors))
+    async with in_transaction():
+        await write(scope, dict(changes))
+    return SettingsUpdate(settings=await at_scope(scope), errors=())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -50,6 +51,27 @@ def serve() -> None:
         log_level="info",
         proxy_headers=False,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the mailer alone until SIGTERM or Ctrl-C (the message under way is finished first)."""
+    from mailer.service import smtp_transport
+    from mailer.worker import Mailer
+    from models.database import database
+
+    settings = _settings()
+
+    async def run() -> None:
+        async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
+            mailer = Mailer(settings, transport)
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, mailer.stop)
+            await mailer.run()
+
+    typer.echo("Mailer running; SIGTERM or Ctrl-C stops it after the message under way.")
+    asyncio.run(run())
 
 
 @app.command()

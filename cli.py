@@ -42,6 +42,10 @@ def serve() -> None:
         typer.echo(
             f"GraphiQL:       http://{settings.host}:{settings.port}/graphql (open in a browser)"
         )
+    if settings.mailer_in_process and not settings.smtp_url:
+        typer.echo(
+            f"Mail:           written to {settings.mail_dir}/*.eml (no INVITATIONS_SMTP_URL)"
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -18,13 +18,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models.clock import utcnow
-from models.invitation import (
-    SYSTEM_ACTOR,
-    DeliveryState,
-    InvitationStatus,
-    InvitationStatusChange,
-)
+from models.invitation import SYSTEM_ACTOR, DeliveryState
 
 CONNECTION = "default"
 _COLUMNS = (
@@ -159,23 +153,19 @@ async def delivered(row: Claimed) -> bool:
     """The server took the message: DELIVERED, and a first delivery makes NOT_SENT SENT."""
     async with in_transaction(CONNECTION) as tx:
         sql = _Sql(tx)
-        became_sent = await _write(
-            f"UPDATE invitation SET status = 'SENT', updated_at = {sql.now()}"
-            f" {_FENCE} AND status = 'NOT_SENT'",
-            [row.id, row.lease_id],
+        # The history row first, while the status still tells whether this is the first delivery.
+        await _write(
+            "INSERT INTO invitation_status_change (invitation_id, status, at, actor)"
+            f" SELECT id, 'SENT', {sql.now()}, ? FROM invitation {_FENCE} AND status = 'NOT_SENT'",
+            [SYSTEM_ACTOR, row.id, row.lease_id],
             tx,
         )
-        if became_sent:
-            await InvitationStatusChange.create(
-                invitation_id=row.id,
-                status=InvitationStatus.SENT,
-                at=utcnow(),
-                actor=SYSTEM_ACTOR,
-                using_db=tx,
-            )
         recorded = await _write(
-            f"UPDATE invitation SET delivery_state = 'DELIVERED', sent_at = {sql.now()},"
-            f" last_error = NULL, next_attempt_at = NULL, {_CLEAR_LEASE} {_FENCE}",
+            "UPDATE invitation SET delivery_state = 'DELIVERED', last_error = NULL,"
+            f" sent_at = {sql.now()}, next_attempt_at = NULL, {_CLEAR_LEASE},"
+            " status = CASE WHEN status = 'NOT_SENT' THEN 'SENT' ELSE status END,"
+            f" updated_at = CASE WHEN status = 'NOT_SENT' THEN {sql.now()} ELSE updated_at END"
+            f" {_FENCE}",
             [row.id, row.lease_id],
             tx,
         )

@@ -150,7 +150,17 @@ async def start_sending(row: Claimed, message_id: str, lease_seconds: float) -> 
 
 
 async def delivered(row: Claimed) -> bool:
-    """The server took the message: DELIVERED, and a first delivery makes NOT_SENT SENT."""
+    """The server took the message: DELIVERED, and a first delivery makes NOT_SENT SENT.
+
+    The outcome, the status change and its history row are written together: in one statement
+    on PostgreSQL (one round trip), in one transaction on SQLite.
+    """
+    client = _client()
+    if _Sql(client).postgres:
+        rows = await client.execute_query_dict(
+            _DELIVERED_POSTGRES, [row.id, row.lease_id, SYSTEM_ACTOR]
+        )
+        return bool(rows[0]["recorded"])
     async with in_transaction(CONNECTION) as tx:
         sql = _Sql(tx)
         # The history row first, while the status still tells whether this is the first delivery.
@@ -170,6 +180,26 @@ async def delivered(row: Claimed) -> bool:
             tx,
         )
     return recorded == 1
+
+
+_DELIVERED_POSTGRES = """
+WITH previous AS (
+    SELECT id, status FROM invitation WHERE id = $1 AND lease_id = $2 FOR UPDATE
+), recorded AS (
+    UPDATE invitation AS i SET delivery_state = 'DELIVERED', last_error = NULL,
+        sent_at = clock_timestamp(), next_attempt_at = NULL, lease_id = NULL,
+        lease_expires_at = NULL,
+        status = CASE WHEN previous.status = 'NOT_SENT' THEN 'SENT' ELSE i.status END,
+        updated_at = CASE WHEN previous.status = 'NOT_SENT' THEN clock_timestamp()
+                          ELSE i.updated_at END
+    FROM previous WHERE i.id = previous.id
+    RETURNING i.id, previous.status AS was
+), history AS (
+    INSERT INTO invitation_status_change (invitation_id, status, at, actor)
+    SELECT id, 'SENT', clock_timestamp(), $3 FROM recorded WHERE was = 'NOT_SENT'
+)
+SELECT count(*) AS recorded FROM recorded
+"""
 
 
 async def retry_later(row: Claimed, *, delay_seconds: float, reason: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -33,6 +33,8 @@ class SmtpServer:
     data_replies: deque[str] = field(default_factory=deque)
     # Store the message, then drop the connection instead of answering 250.
     drops_after_data: int = 0
+    # Called (in the server's thread) when a message arrives.
+    on_data: Callable[[], object] | None = None
     port: int = 0
 
     async def handle_RCPT(  # noqa: N802
@@ -47,6 +49,8 @@ class SmtpServer:
         if self.data_replies:
             return self.data_replies.popleft()
         self.received.append(envelope.original_content)
+        if self.on_data is not None:
+            self.on_data()
         if self.drops_after_data:
             self.drops_after_data -= 1
             server.transport.abort()

@@ -33,6 +33,8 @@ class SmtpServer:
     data_replies: deque[str] = field(default_factory=deque)
     # Store the message, then drop the connection instead of answering 250.
     drops_after_data: int = 0
+    # Seconds to sit on the next messages before answering (one entry per message).
+    data_delays: deque[float] = field(default_factory=deque)
     # Called (in the server's thread) when a message arrives.
     on_data: Callable[[], object] | None = None
     port: int = 0
@@ -51,6 +53,8 @@ class SmtpServer:
         self.received.append(envelope.original_content)
         if self.on_data is not None:
             self.on_data()
+        if self.data_delays:
+            await asyncio.sleep(self.data_delays.popleft())
         if self.drops_after_data:
             self.drops_after_data -= 1
             server.transport.abort()
@@ -107,12 +111,12 @@ async def mailer(mailer_settings: Settings) -> AsyncIterator[Mailer]:
     await worker.transport.close()
 
 
-def make_mailer(settings: Settings) -> Mailer:
+def make_mailer(settings: Settings, timeouts: Timeouts | None = None) -> Mailer:
     assert settings.smtp_url
     transport = SmtpTransport(
         SmtpConfig.from_url(settings.smtp_url),
         connections=settings.mailer_connections,
-        timeouts=Timeouts(connect=2, command=2, data=2),
+        timeouts=timeouts or Timeouts(connect=2, command=2, data=2),
     )
     return Mailer(settings, transport)
 

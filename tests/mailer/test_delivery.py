@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config import DeliveryPolicy
 from mailer.sink import HOST, free_port
+from mailer.transport import Timeouts
 from mailer.worker import NOT_OPEN
 from models.codes import code_for
 from models.invitation import (
@@ -162,6 +163,27 @@ async def test_a_connection_lost_after_data_may_duplicate_with_the_same_message_
     assert row.attempts == 2
     message_ids = [m["Message-ID"] for m in smtp.messages()]
     assert message_ids == [row.message_id, row.message_id]
+
+
+async def test_a_server_too_slow_after_data_gets_the_message_again_with_its_message_id(
+    mailer_settings, smtp: SmtpServer
+) -> None:
+    worker = make_mailer(mailer_settings, Timeouts(connect=2, command=2, data=0.2))
+    invitation = await make_invitation()
+    smtp.data_delays.append(0.5)
+
+    first = await worker.run_once()
+
+    row = await Invitation.get(id=invitation.id)
+    assert first.claimed == 1
+    assert row.delivery_state is DeliveryState.QUEUED
+    assert row.last_error is not None
+    assert "during DATA" in row.last_error
+    await drain(worker)
+    await worker.transport.close()
+    row = await Invitation.get(id=invitation.id)
+    assert row.delivery_state is DeliveryState.DELIVERED
+    assert [m["Message-ID"] for m in smtp.messages()] == [row.message_id, row.message_id]
 
 
 async def test_at_most_once_parks_a_lost_send_as_unknown(settings, smtp: SmtpServer) -> None:

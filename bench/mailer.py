@@ -4,7 +4,7 @@ Both send the same number of e-mails over the same number of connections to one 
 aiosmtpd sink that discards them, in a process of its own (as a real server would be: in this
 process it would compete for the interpreter with the code under test).
 Prints a table, then `mailer/raw ratio: <number>`.
-Environment: BENCH_EMAILS (default 2000), BENCH_CONNECTIONS (default 4), and
+Environment: BENCH_EMAILS (default 2000), BENCH_CONNECTIONS (default 4), BENCH_ROUNDS (3), and
 INVITATIONS_DATABASE_URL (default: a temporary SQLite file).
 """
 
@@ -41,6 +41,7 @@ from models.store import StoreView
 
 EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 @contextlib.contextmanager
@@ -139,19 +140,27 @@ async def main() -> None:
         await Invitation.all().delete()
         await seed_demo()
         port = free_port()
+        mailer_rates: list[float] = []
+        raw_rates: list[float] = []
         try:
             with sink_process(port):
-                mailer_rate = await whole_path(settings, port)
-                await Invitation.all().delete()
-                raw_rate = await raw_baseline(settings, port)
-                await Invitation.all().delete()
+                # Alternate the two and keep each one's best round: a shared machine is noisy.
+                for _ in range(ROUNDS):
+                    mailer_rates.append(await whole_path(settings, port))
+                    await Invitation.all().delete()
+                    raw_rates.append(await raw_baseline(settings, port))
+                    await Invitation.all().delete()
         finally:
             await Tortoise.close_connections()
     dialect = "sqlite" if settings.is_sqlite else "postgres"
-    print(f"{EMAILS} e-mails, {CONNECTIONS} SMTP connections, {dialect}, aiosmtpd sink process")
-    print(f"{'path':<44}{'emails/s':>10}")
-    print(f"{'mailer (claim, render, send, record)':<44}{mailer_rate:>10.0f}")
-    print(f"{'raw aiosmtplib, pre-built messages':<44}{raw_rate:>10.0f}")
+    print(f"{EMAILS} e-mails x {ROUNDS} rounds, {CONNECTIONS} SMTP connections, {dialect}")
+    print(f"{'path (emails/s per round)':<40}{'best':>8}  rounds")
+    for name, rates in (
+        ("mailer (claim, render, send, record)", mailer_rates),
+        ("raw aiosmtplib, pre-built messages", raw_rates),
+    ):
+        print(f"{name:<40}{max(rates):>8.0f}  {' '.join(f'{r:.0f}' for r in rates)}")
+    mailer_rate, raw_rate = max(mailer_rates), max(raw_rates)
     print(f"mailer/raw ratio: {mailer_rate / raw_rate:.2f}")
 
 

@@ -36,9 +36,15 @@ class BatchResult:
 class Mailer:
     """Sends the outbox until stopped; any number may run on one database."""
 
-    def __init__(self, settings: Settings, transport: Transport) -> None:
+    def __init__(
+        self, settings: Settings, transport: Transport, *, lanes: int | None = None
+    ) -> None:
         self.settings = settings
         self.transport = transport
+        # Sends under way at once. Twice the connections: while one lane writes an outcome to the
+        # database, another uses the connection it freed. Each lane in flight can be caught by a
+        # crash between the server's 250 and its record, so a crash duplicates at most `lanes`.
+        self.lanes = lanes or 2 * settings.mailer_connections
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -73,8 +79,7 @@ class Mailer:
                 except Exception:  # one row's bookkeeping failure must not stop the others
                     logger.exception("sending invitation %s failed", row.id)
 
-        lanes = min(settings.mailer_connections, len(rows))
-        await asyncio.gather(*(lane() for _ in range(lanes)))
+        await asyncio.gather(*(lane() for _ in range(min(self.lanes, len(rows)))))
         if pending:
             delay = settings.mailer_retry_base_seconds if unreachable.is_set() else 0.0
             await outbox.release(list(pending), delay_seconds=delay)

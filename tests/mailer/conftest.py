@@ -111,14 +111,16 @@ async def mailer(mailer_settings: Settings) -> AsyncIterator[Mailer]:
     await worker.transport.close()
 
 
-def make_mailer(settings: Settings, timeouts: Timeouts | None = None) -> Mailer:
+def make_mailer(
+    settings: Settings, timeouts: Timeouts | None = None, *, lanes: int | None = None
+) -> Mailer:
     assert settings.smtp_url
     transport = SmtpTransport(
         SmtpConfig.from_url(settings.smtp_url),
         connections=settings.mailer_connections,
         timeouts=timeouts or Timeouts(connect=2, command=2, data=2),
     )
-    return Mailer(settings, transport)
+    return Mailer(settings, transport, lanes=lanes)
 
 
 async def drain(mailer: Mailer, *, batches: int = 20) -> list[BatchResult]:

@@ -55,7 +55,8 @@ async def main(point: str) -> None:
     setattr(outbox, name, wrap(getattr(outbox, name)))
     settings = Settings()
     async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
-        await Mailer(settings, transport).run_once()
+        # One lane: one message in flight, so a crash point catches exactly that message.
+        await Mailer(settings, transport, lanes=1).run_once()
     sys.exit("the crash point was never reached")
 
 

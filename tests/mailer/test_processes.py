@@ -49,13 +49,7 @@ async def test_a_worker_killed_at_a_crash_point_loses_nothing(
     settings, smtp: SmtpServer, mailer, point: str, duplicates: int
 ) -> None:
     invitations = await make_invitations(3)
-    # One connection: one message in flight, so at most one can be in doubt.
-    env = _environment(
-        settings,
-        smtp,
-        INVITATIONS_MAILER_LEASE_SECONDS="0.3",
-        INVITATIONS_MAILER_CONNECTIONS="1",
-    )
+    env = _environment(settings, smtp, INVITATIONS_MAILER_LEASE_SECONDS="0.3")
 
     process = await _spawn(env, "tests.mailer.crash_worker", point)
 

@@ -49,7 +49,8 @@ async def test_stopping_finishes_the_message_under_way_and_gives_the_batch_back(
     settings, smtp: SmtpServer
 ) -> None:
     worker = make_mailer(
-        configured(settings, smtp_url=f"smtp://{HOST}:{smtp.port}", mailer_connections=1)
+        configured(settings, smtp_url=f"smtp://{HOST}:{smtp.port}", mailer_connections=1),
+        lanes=1,
     )
     invitations = await make_invitations(6)
     loop = asyncio.get_running_loop()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from config import DeliveryPolicy
 from mailer.sink import HOST, free_port
 from mailer.transport import Timeouts
 from mailer.worker import NOT_OPEN
+from models.clock import utcnow
 from models.codes import code_for
 from models.invitation import (
     SYSTEM_ACTOR,
@@ -210,11 +213,12 @@ async def test_at_most_once_parks_a_lost_send_as_unknown(settings, smtp: SmtpSer
 async def test_an_invitation_canceled_while_queued_is_not_sent(mailer, smtp: SmtpServer) -> None:
     canceled = await make_invitation("c@example.com", status=InvitationStatus.CANCELED)
     accepted = await make_invitation("a@example.com", status=InvitationStatus.ACCEPTED)
+    expired = await make_invitation("e@example.com", expires_at=utcnow() - timedelta(minutes=1))
     open_one = await make_invitation("o@example.com")
 
     await drain(mailer)
 
-    for invitation in (canceled, accepted):
+    for invitation in (canceled, accepted, expired):
         row = await Invitation.get(id=invitation.id)
         assert row.delivery_state is DeliveryState.FAILED
         assert row.last_error == NOT_OPEN

@@ -9,7 +9,7 @@ from mailer import outbox
 from mailer.sink import HOST
 from mailer.worker import IN_DOUBT
 from models.clock import utcnow
-from models.invitation import DeliveryState, Invitation
+from models.invitation import DeliveryState, Invitation, InvitationStatus
 from tests.mailer.conftest import (
     SmtpServer,
     configured,
@@ -65,6 +65,16 @@ async def test_a_lost_lease_cannot_overwrite_the_new_holder() -> None:
     row = await Invitation.get(id=stale.id)
     assert row.delivery_state is DeliveryState.DELIVERED
     assert row.last_error is None
+
+
+async def test_a_row_canceled_after_its_claim_is_not_started() -> None:
+    invitation = await make_invitation()
+    [row] = await outbox.claim(1, lease_seconds=30)
+    await Invitation.filter(id=invitation.id).update(status=InvitationStatus.CANCELED)
+
+    assert not await outbox.start_sending(row, "<x@example.com>", lease_seconds=30)
+    stored = await Invitation.get(id=invitation.id)
+    assert (stored.delivery_state, stored.attempts) == (DeliveryState.QUEUED, 0)
 
 
 async def _abandoned_send() -> Invitation:

@@ -70,9 +70,9 @@ def parse(raw: bytes) -> EmailMessage:
     return message
 
 
-def start_server(handler: SmtpServer, port: int) -> Controller:
+def start_server(handler: SmtpServer, port: int, **smtp_options: Any) -> Controller:
     handler.port = port
-    controller = Controller(handler, hostname=HOST, port=port)
+    controller = Controller(handler, hostname=HOST, port=port, **smtp_options)
     controller.start()
     return controller
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from config import DeliveryPolicy
@@ -151,6 +152,25 @@ async def test_an_outage_uses_no_attempts_and_everything_goes_out_once_it_ends(s
     assert {(r.delivery_state, r.attempts) for r in rows} == {(DeliveryState.DELIVERED, 1)}
     delivered_to = sorted(str(m["To"]) for m in server.messages())
     assert delivered_to == sorted(i.email for i in invitations)
+
+
+async def test_a_connection_the_server_closed_while_idle_costs_no_attempt(settings) -> None:
+    server = SmtpServer()
+    controller = start_server(server, free_port(), timeout=0.2)
+    worker = make_mailer(configured(settings, smtp_url=f"smtp://{HOST}:{server.port}"), lanes=1)
+    try:
+        first = await make_invitation("first@example.com")
+        await drain(worker)
+        await asyncio.sleep(0.4)  # the server hangs up on the idle pooled connection
+        second = await make_invitation("second@example.com")
+        await drain(worker)
+    finally:
+        await worker.transport.close()
+        controller.stop()
+
+    rows = await Invitation.filter(id__in=[first.id, second.id])
+    assert {(r.delivery_state, r.attempts) for r in rows} == {(DeliveryState.DELIVERED, 1)}
+    assert len(server.received) == 2
 
 
 async def test_a_connection_lost_after_data_may_duplicate_with_the_same_message_id(

@@ -1,9 +1,9 @@
-"""The ASGI application: routes, and a lifespan that opens the database (and, later, the mailer)."""
+"""The ASGI application: routes, and a lifespan that opens the database and runs the mailer."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,6 +12,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 
 from config import Settings
+from mailer.service import mailer_in_background
 from resolvers import health
 from schema import build_schema
 from schema.body_limit import BodySizeLimit
@@ -19,9 +20,20 @@ from schema.extensions import quiet_expected_errors
 from schema.view import GraphQLView
 
 
-def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
-    """The service. With `manage_database=False` the caller has opened Tortoise (tests, bench)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    manage_database: bool = True,
+    run_mailer: bool | None = None,
+) -> Starlette:
+    """The service. With `manage_database=False` the caller has opened Tortoise (tests, bench).
+
+    The mailer runs in the process when settings ask for it, except (unless `run_mailer=True`)
+    under a caller that manages the database: tests then decide when mail goes out.
+    """
     settings = settings or Settings()
+    if run_mailer is None:
+        run_mailer = manage_database and settings.mailer_in_process
     quiet_expected_errors()
     graphql = GraphQLView(
         build_schema(settings),
@@ -33,10 +45,13 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not manage_database:
-            yield
-            return
-        async with RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False):
+        async with AsyncExitStack() as stack:
+            if manage_database:
+                await stack.enter_async_context(
+                    RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False)
+                )
+            if run_mailer:
+                await stack.enter_async_context(mailer_in_background(settings))
             yield
 
     return Starlette(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -41,6 +42,10 @@ def serve() -> None:
         typer.echo(
             f"GraphiQL:       http://{settings.host}:{settings.port}/graphql (open in a browser)"
         )
+    if settings.mailer_in_process and not settings.smtp_url:
+        typer.echo(
+            f"Mail:           written to {settings.mail_dir}/*.eml (no INVITATIONS_SMTP_URL)"
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -50,6 +55,27 @@ def serve() -> None:
         log_level="info",
         proxy_headers=False,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the mailer alone until SIGTERM or Ctrl-C (the message under way is finished first)."""
+    from mailer.service import smtp_transport
+    from mailer.worker import Mailer
+    from models.database import database
+
+    settings = _settings()
+
+    async def run() -> None:
+        async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
+            mailer = Mailer(settings, transport)
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, mailer.stop)
+            await mailer.run()
+
+    typer.echo("Mailer running; SIGTERM or Ctrl-C stops it after the message under way.")
+    asyncio.run(run())
 
 
 @app.command()

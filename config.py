@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     mailer_retry_base_seconds: float = Field(60.0, ge=0)
     mailer_max_attempts: int = Field(8, ge=1)
     mailer_delivery: DeliveryPolicy = DeliveryPolicy.AT_LEAST_ONCE
+    # Not in the operating contract: how long a claim holds a row, and SMTP connections per worker.
+    mailer_lease_seconds: float = Field(300.0, gt=0)
+    mailer_connections: int = Field(4, ge=1, le=32)
 
     # Not in the operating contract, but worth tuning per deployment.
     customer_token_ttl_seconds: int = Field(3600, ge=60)
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
                 )
             if self.password_hash_profile != "rfc9106_low_memory":  # noqa: S105
                 raise ValueError("the cheapest password hash profile is for tests only")
+            if not self.smtp_url:
+                # The embedded mail sink is a development convenience: production mail must leave.
+                raise ValueError("INVITATIONS_SMTP_URL must be set in production")
         return self
 
     @property

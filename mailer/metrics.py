@@ -1,0 +1,20 @@
+"""Prometheus metrics of the mailer (served on /metrics with the rest of the process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+QUEUE_DEPTH = Gauge(
+    "invitations_mail_queue_depth", "Invitation e-mails queued or being sent, at the last claim."
+)
+SENT = Counter("invitations_mail_sent_total", "Invitation e-mails the SMTP server accepted.")
+FAILED = Counter("invitations_mail_failed_total", "Invitation e-mails given up on (FAILED).")
+RETRIED = Counter("invitations_mail_retried_total", "Sends put back in the queue to retry later.")
+UNKNOWN = Counter(
+    "invitations_mail_unknown_total", "Sends parked as UNKNOWN: the server may have them."
+)
+SEND_SECONDS = Histogram(
+    "invitations_mail_send_seconds",
+    "Time to hand one e-mail to the SMTP server.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

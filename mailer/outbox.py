@@ -1,0 +1,262 @@
+"""The invitation table as the mailer's outbox: claiming due rows and recording each outcome.
+
+A claim gives a batch of rows one lease (an id and an expiry, on the database clock). Every later
+write names the row *and* the lease, so a worker whose lease expired and was taken over cannot
+overwrite the new holder: its writes match nothing and return False. A row is `SENDING` only from
+just before its DATA to its recorded outcome: a claimed row found in `SENDING` was left there by a
+worker that died mid-send, and its outcome is unknown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from models.invitation import SYSTEM_ACTOR, DeliveryState
+
+CONNECTION = "default"
+_COLUMNS = (
+    "id, email, message, store_view_id, inviter_id, code_nonce, delivery_state, attempts, "
+    "message_id, send_number"
+)
+_DUE = (
+    "delivery_state IN ('QUEUED', 'SENDING')"
+    " AND (next_attempt_at IS NULL OR next_attempt_at <= {now})"
+    " AND (lease_expires_at IS NULL OR lease_expires_at <= {now})"
+)
+_FENCE = "WHERE id = ? AND lease_id = ?"
+_CLEAR_LEASE = "lease_id = NULL, lease_expires_at = NULL"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row this worker holds the lease of, with what sending it needs."""
+
+    id: int
+    lease_id: str
+    email: str
+    message: str | None
+    store_view_id: int
+    inviter_id: int | None
+    code_nonce: str
+    attempts: int
+    message_id: str | None
+    send_number: int
+    # Found in SENDING: a worker died mid-send, so the server may already have the message.
+    in_doubt: bool
+
+
+class _Sql:
+    """The two dialects' spelling of the database clock and of parameters."""
+
+    def __init__(self, client: BaseDBAsyncClient) -> None:
+        self.postgres = client.capabilities.dialect == "postgres"
+
+    def now(self) -> str:
+        if self.postgres:
+            return "clock_timestamp()"
+        # Tortoise stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff+00:00": compare alike.
+        return "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00')"
+
+    def later(self) -> str:
+        """The clock plus a number of seconds given as the next parameter."""
+        if self.postgres:
+            return "(clock_timestamp() + make_interval(secs => ?))"
+        return "(strftime('%Y-%m-%d %H:%M:%f', 'now', ?) || '000+00:00')"
+
+    def seconds(self, value: float) -> Any:
+        return float(value) if self.postgres else f"{value:+.3f} seconds"
+
+    def query(self, sql: str) -> str:
+        if not self.postgres:
+            return sql
+        pieces = sql.split("?")
+        numbered = [f"{piece}${i}" for i, piece in enumerate(pieces[:-1], start=1)]
+        return "".join(numbered) + pieces[-1]
+
+
+def _client() -> BaseDBAsyncClient:
+    return connections.get(CONNECTION)
+
+
+async def _write(sql: str, params: Sequence[Any], client: BaseDBAsyncClient | None = None) -> int:
+    client = client or _client()
+    rowcount, _ = await client.execute_query(_Sql(client).query(sql), list(params))
+    return rowcount
+
+
+async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
+    """Lease up to `batch_size` due rows, oldest first, in one statement."""
+    client = _client()
+    sql = _Sql(client)
+    lease_id = str(uuid.uuid4())
+    due = _DUE.format(now=sql.now())
+    if sql.postgres:
+        # MATERIALIZED + LIMIT inside the CTE: an IN (subquery) may update more than n rows.
+        statement = (
+            "WITH picked AS MATERIALIZED (SELECT id FROM invitation"
+            f" WHERE {due} ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)"
+            f" UPDATE invitation AS i SET lease_id = ?, lease_expires_at = {sql.later()}"
+            " FROM picked WHERE i.id = picked.id"
+            f" RETURNING {', '.join('i.' + c.strip() for c in _COLUMNS.split(','))}"
+        )
+        params = [batch_size, lease_id, sql.seconds(lease_seconds)]
+    else:
+        statement = (
+            f"UPDATE invitation SET lease_id = ?, lease_expires_at = {sql.later()}"
+            f" WHERE id IN (SELECT id FROM invitation WHERE {due} ORDER BY id LIMIT ?)"
+            f" RETURNING {_COLUMNS}"
+        )
+        params = [lease_id, sql.seconds(lease_seconds), batch_size]
+    rows = await client.execute_query_dict(sql.query(statement), params)
+    claimed = [
+        Claimed(
+            id=row["id"],
+            lease_id=lease_id,
+            email=row["email"],
+            message=row["message"],
+            store_view_id=row["store_view_id"],
+            inviter_id=row["inviter_id"],
+            code_nonce=row["code_nonce"],
+            attempts=row["attempts"],
+            message_id=row["message_id"],
+            send_number=row["send_number"],
+            in_doubt=row["delivery_state"] == DeliveryState.SENDING.value,
+        )
+        for row in rows
+    ]
+    return sorted(claimed, key=lambda row: row.id)
+
+
+async def start_sending(row: Claimed, message_id: str, lease_seconds: float) -> bool:
+    """Mark the row SENDING (one more attempt) if it is still ours and still open."""
+    sql = _Sql(_client())
+    return (
+        await _write(
+            f"UPDATE invitation SET delivery_state = 'SENDING', attempts = attempts + 1,"
+            f" message_id = ?, lease_expires_at = {sql.later()}"
+            f" {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
+            f" AND (expires_at IS NULL OR expires_at > {sql.now()})",
+            [message_id, sql.seconds(lease_seconds), row.id, row.lease_id],
+        )
+        == 1
+    )
+
+
+async def delivered(row: Claimed) -> bool:
+    """The server took the message: DELIVERED, and a first delivery makes NOT_SENT SENT.
+
+    The outcome, the status change and its history row are written together: in one statement
+    on PostgreSQL (one round trip), in one transaction on SQLite.
+    """
+    client = _client()
+    if _Sql(client).postgres:
+        rows = await client.execute_query_dict(
+            _DELIVERED_POSTGRES, [row.id, row.lease_id, SYSTEM_ACTOR]
+        )
+        return bool(rows[0]["recorded"])
+    async with in_transaction(CONNECTION) as tx:
+        sql = _Sql(tx)
+        # The history row first, while the status still tells whether this is the first delivery.
+        await _write(
+            "INSERT INTO invitation_status_change (invitation_id, status, at, actor)"
+            f" SELECT id, 'SENT', {sql.now()}, ? FROM invitation {_FENCE} AND status = 'NOT_SENT'",
+            [SYSTEM_ACTOR, row.id, row.lease_id],
+            tx,
+        )
+        recorded = await _write(
+            "UPDATE invitation SET delivery_state = 'DELIVERED', last_error = NULL,"
+            f" sent_at = {sql.now()}, next_attempt_at = NULL, {_CLEAR_LEASE},"
+            " status = CASE WHEN status = 'NOT_SENT' THEN 'SENT' ELSE status END,"
+            f" updated_at = CASE WHEN status = 'NOT_SENT' THEN {sql.now()} ELSE updated_at END"
+            f" {_FENCE}",
+            [row.id, row.lease_id],
+            tx,
+        )
+    return recorded == 1
+
+
+_DELIVERED_POSTGRES = """
+WITH previous AS (
+    SELECT id, status FROM invitation WHERE id = $1 AND lease_id = $2 FOR UPDATE
+), recorded AS (
+    UPDATE invitation AS i SET delivery_state = 'DELIVERED', last_error = NULL,
+        sent_at = clock_timestamp(), next_attempt_at = NULL, lease_id = NULL,
+        lease_expires_at = NULL,
+        status = CASE WHEN previous.status = 'NOT_SENT' THEN 'SENT' ELSE i.status END,
+        updated_at = CASE WHEN previous.status = 'NOT_SENT' THEN clock_timestamp()
+                          ELSE i.updated_at END
+    FROM previous WHERE i.id = previous.id
+    RETURNING i.id, previous.status AS was
+), history AS (
+    INSERT INTO invitation_status_change (invitation_id, status, at, actor)
+    SELECT id, 'SENT', clock_timestamp(), $3 FROM recorded WHERE was = 'NOT_SENT'
+)
+SELECT count(*) AS recorded FROM recorded
+"""
+
+
+async def retry_later(row: Claimed, *, delay_seconds: float, reason: str) -> bool:
+    """Back to QUEUED, due again after the delay."""
+    sql = _Sql(_client())
+    return (
+        await _write(
+            f"UPDATE invitation SET delivery_state = 'QUEUED', last_error = ?,"
+            f" next_attempt_at = {sql.later()}, {_CLEAR_LEASE} {_FENCE}",
+            [reason, sql.seconds(delay_seconds), row.id, row.lease_id],
+        )
+        == 1
+    )
+
+
+async def settle(row: Claimed, state: DeliveryState, reason: str) -> bool:
+    """A final outcome other than delivery: FAILED or UNKNOWN, with the reason."""
+    assert state in (DeliveryState.FAILED, DeliveryState.UNKNOWN)
+    return (
+        await _write(
+            f"UPDATE invitation SET delivery_state = ?, last_error = ?,"
+            f" next_attempt_at = NULL, {_CLEAR_LEASE} {_FENCE}",
+            [state.value, reason, row.id, row.lease_id],
+        )
+        == 1
+    )
+
+
+async def give_back(row: Claimed, *, delay_seconds: float) -> bool:
+    """Undo `start_sending` when the server was never reached: nothing was sent."""
+    sql = _Sql(_client())
+    state = DeliveryState.SENDING if row.in_doubt else DeliveryState.QUEUED
+    return (
+        await _write(
+            f"UPDATE invitation SET delivery_state = ?, attempts = attempts - 1,"
+            f" next_attempt_at = {sql.later()}, {_CLEAR_LEASE} {_FENCE}",
+            [state.value, sql.seconds(delay_seconds), row.id, row.lease_id],
+        )
+        == 1
+    )
+
+
+async def release(rows: Sequence[Claimed], *, delay_seconds: float = 0.0) -> None:
+    """Give unsent rows back, as they were (attempts untouched), due again after the delay."""
+    client = _client()
+    sql = _Sql(client)
+    for row in rows:
+        await _write(
+            f"UPDATE invitation SET next_attempt_at = {sql.later()}, {_CLEAR_LEASE} {_FENCE}",
+            [sql.seconds(delay_seconds), row.id, row.lease_id],
+            client,
+        )
+
+
+async def queue_depth() -> int:
+    """Rows waiting to be sent or being sent."""
+    rows = await _client().execute_query_dict(
+        "SELECT count(*) AS n FROM invitation WHERE delivery_state IN ('QUEUED', 'SENDING')"
+    )
+    return int(rows[0]["n"])

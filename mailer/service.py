@@ -1,0 +1,43 @@
+"""Starting the mailer: its transport (the real server, or the development sink) and its loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from config import Settings
+from mailer.sink import HOST, mail_sink
+from mailer.transport import SmtpConfig, SmtpTransport
+from mailer.worker import Mailer
+
+logger = logging.getLogger("invitations.mailer")
+
+
+@asynccontextmanager
+async def smtp_transport(settings: Settings) -> AsyncIterator[SmtpTransport]:
+    """The configured server; without one (development only), an embedded sink in mail_dir."""
+    async with AsyncExitStack() as stack:
+        if settings.smtp_url:
+            config = SmtpConfig.from_url(settings.smtp_url)
+        else:
+            port = await stack.enter_async_context(mail_sink(settings.mail_dir))
+            logger.warning("No INVITATIONS_SMTP_URL: e-mails are written to %s/", settings.mail_dir)
+            config = SmtpConfig(HOST, port)
+        transport = SmtpTransport(config, connections=settings.mailer_connections)
+        stack.push_async_callback(transport.close)
+        yield transport
+
+
+@asynccontextmanager
+async def mailer_in_background(settings: Settings) -> AsyncIterator[Mailer]:
+    """A mailer running beside the caller (the API's lifespan) until the block ends."""
+    async with smtp_transport(settings) as transport:
+        mailer = Mailer(settings, transport)
+        task = asyncio.create_task(mailer.run(), name="invitations-mailer")
+        try:
+            yield mailer
+        finally:
+            mailer.stop()
+            await task

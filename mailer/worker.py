@@ -1,0 +1,155 @@
+"""The mailer loop: claim a batch, send each row over the transport, record each outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from config import DeliveryPolicy, Settings
+from mailer import compose, metrics, outbox
+from mailer.message import build
+from mailer.outbox import Claimed
+from mailer.transport import Permanent, Transient, Transport, UnknownOutcome, Unreachable
+from models.invitation import DeliveryState
+from models.outbox import wait_for_mail
+
+logger = logging.getLogger("invitations.mailer")
+
+MAX_BACKOFF_SECONDS = 6 * 3600
+NOT_OPEN = "Not sent: the invitation was canceled, accepted or expired before its e-mail went out."
+IN_DOUBT = "Outcome unknown: the server may have the message (a send was interrupted)."
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """How one claim went."""
+
+    claimed: int
+    server_unreachable: bool = False
+
+
+class Mailer:
+    """Sends the outbox until stopped; any number may run on one database."""
+
+    def __init__(
+        self, settings: Settings, transport: Transport, *, lanes: int | None = None
+    ) -> None:
+        self.settings = settings
+        self.transport = transport
+        # Sends under way at once. Twice the connections: while one lane writes an outcome to the
+        # database, another uses the connection it freed. Each lane in flight can be caught by a
+        # crash between the server's 250 and its record, so a crash duplicates at most `lanes`.
+        self.lanes = lanes or 2 * settings.mailer_connections
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the messages under way, give the rest of the batch back, then return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                result = await self.run_once()
+            except Exception:  # a database outage must not end the loop: log, wait, try again
+                logger.exception("mailer batch failed")
+                result = BatchResult(claimed=0)
+            if result.claimed == 0 or result.server_unreachable:
+                await self._idle()
+
+    async def run_once(self) -> BatchResult:
+        settings = self.settings
+        rows = await outbox.claim(settings.mailer_batch_size, settings.mailer_lease_seconds)
+        metrics.QUEUE_DEPTH.set(await outbox.queue_depth())
+        if not rows:
+            return BatchResult(claimed=0)
+        batch = await compose.load(rows, secret=settings.secret_key)
+        pending = deque(rows)
+        unreachable = asyncio.Event()
+
+        async def lane() -> None:
+            while pending and not (self._stopping.is_set() or unreachable.is_set()):
+                row = pending.popleft()
+                try:
+                    await self._send(row, batch, unreachable)
+                except Exception:  # one row's bookkeeping failure must not stop the others
+                    logger.exception("sending invitation %s failed", row.id)
+
+        await asyncio.gather(*(lane() for _ in range(min(self.lanes, len(rows)))))
+        if pending:
+            delay = settings.mailer_retry_base_seconds if unreachable.is_set() else 0.0
+            await outbox.release(list(pending), delay_seconds=delay)
+        return BatchResult(claimed=len(rows), server_unreachable=unreachable.is_set())
+
+    async def _send(self, row: Claimed, batch: compose.Batch, unreachable: asyncio.Event) -> None:
+        settings = self.settings
+        if row.in_doubt and (
+            settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE
+            or row.attempts >= settings.mailer_max_attempts
+        ):
+            await self._settle(row, DeliveryState.UNKNOWN, IN_DOUBT)
+            return
+        message_id = batch.message_id(row)
+        try:
+            mail = batch.mail_for(row, message_id)
+            data = build(mail)
+        except (ValueError, KeyError) as error:
+            await self._settle(row, DeliveryState.FAILED, f"Cannot build the e-mail: {error}")
+            return
+        if not await outbox.start_sending(row, message_id, settings.mailer_lease_seconds):
+            # Not open any more (or the lease was lost, and then this write matches nothing).
+            state = DeliveryState.UNKNOWN if row.in_doubt else DeliveryState.FAILED
+            await outbox.settle(row, state, NOT_OPEN)
+            return
+        attempt = row.attempts + 1
+        started = time.perf_counter()
+        try:
+            await self.transport.send(mail.sender.email, mail.recipient, data)
+        except Unreachable as error:
+            unreachable.set()
+            logger.warning("SMTP server unreachable: %s", error.reason)
+            await outbox.give_back(row, delay_seconds=settings.mailer_retry_base_seconds)
+        except Permanent as error:
+            await self._settle(row, DeliveryState.FAILED, error.reason)
+        except Transient as error:
+            await self._retry(row, attempt, error.reason, exhausted=DeliveryState.FAILED)
+        except UnknownOutcome as error:
+            if settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE:
+                await self._settle(row, DeliveryState.UNKNOWN, error.reason)
+            else:
+                await self._retry(row, attempt, error.reason, exhausted=DeliveryState.UNKNOWN)
+        else:
+            metrics.SEND_SECONDS.observe(time.perf_counter() - started)
+            if await outbox.delivered(row):
+                metrics.SENT.inc()
+
+    async def _retry(
+        self, row: Claimed, attempt: int, reason: str, *, exhausted: DeliveryState
+    ) -> None:
+        if attempt >= self.settings.mailer_max_attempts:
+            await self._settle(row, exhausted, f"{reason} (after {attempt} attempts)")
+            return
+        if await outbox.retry_later(row, delay_seconds=self.backoff(attempt), reason=reason):
+            metrics.RETRIED.inc()
+
+    async def _settle(self, row: Claimed, state: DeliveryState, reason: str) -> None:
+        if await outbox.settle(row, state, reason):
+            (metrics.FAILED if state is DeliveryState.FAILED else metrics.UNKNOWN).inc()
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: anywhere up to base · 2^(attempt-1), so retries of many rows spread out."""
+        ceiling = self.settings.mailer_retry_base_seconds * 2 ** (attempt - 1)
+        return random.uniform(0, min(ceiling, MAX_BACKOFF_SECONDS))  # noqa: S311 (not secret)
+
+    async def _idle(self) -> None:
+        woken = asyncio.ensure_future(wait_for_mail(self.settings.mailer_poll_seconds))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({woken, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (woken, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     mail_dir: str = "var/mail"
 
+    # Abuse limits (README "Security"): hits per window, per client address and per account, kept
+    # in each process's memory.
+    rate_limit_window_seconds: float = Field(60.0, gt=0)
+    rate_limit_sign_in_per_address: int = Field(30, ge=1)
+    rate_limit_sign_in_per_account: int = Field(10, ge=1)
+    rate_limit_create_customer_per_address: int = Field(20, ge=1)
+    rate_limit_create_customer_per_account: int = Field(10, ge=1)
+    rate_limit_code_lookup_per_address: int = Field(30, ge=1)
+    rate_limit_send_invitations_per_address: int = Field(30, ge=1)
+    rate_limit_send_invitations_per_account: int = Field(10, ge=1)
+    rate_limit_max_keys: int = Field(10_000, ge=1)
+    # The kill switch: while true, no invitation e-mail is sent (they wait, queued).
+    sending_paused: bool = False
+
     @model_validator(mode="after")
     def _production_is_safe(self) -> Self:
         if self.env is Environment.PRODUCTION:

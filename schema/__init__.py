@@ -26,7 +26,7 @@ from schema.accounts import (
     GenerateCustomerTokenPayload,
     RevokeTokenPayload,
 )
-from schema.extensions import MaskUnexpectedErrors, StoreScope
+from schema.extensions import HideSuggestions, MaskUnexpectedErrors, StoreScope
 from schema.invitation import (
     CancelInvitationPayload,
     InvitationConnection,
@@ -142,7 +142,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         MaskUnexpectedErrors,
     ]
     if settings.is_production:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, HideSuggestions]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

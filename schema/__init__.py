@@ -34,6 +34,7 @@ from schema.invitation import (
     SendInvitationsPayload,
     StorefrontInvitationSettings,
 )
+from schema.limits import DocumentShapeLimits
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
 from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
@@ -138,6 +139,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        DocumentShapeLimits,
         StoreScope,
         MaskUnexpectedErrors,
     ]

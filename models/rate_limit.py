@@ -10,6 +10,7 @@ in bursts) and keeps the database out of every request; a restart forgets them.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -56,6 +57,12 @@ class SlidingWindowLimiter:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+
+def _digest(account: str) -> str:
+    # Account names come from the request (an e-mail, a username) and may be a megabyte long:
+    # a fixed-size digest keeps each key small whatever the client sends.
+    return hashlib.blake2b(account.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class Action(StrEnum):
@@ -108,4 +115,4 @@ class RateLimits:
         if by_address is not None and not by_address.hit(address):
             return False
         by_account = self._by_account.get(action)
-        return account is None or by_account is None or by_account.hit(account)
+        return account is None or by_account is None or by_account.hit(_digest(account))

@@ -71,3 +71,18 @@ def test_rate_limits_count_the_address_and_the_account_of_each_action() -> None:
     assert same_address == [True, True, True, False]
     assert unlimited == [True] * 10
     assert later is True
+
+
+def test_long_account_names_are_kept_as_short_keys() -> None:
+    limits = RateLimits(
+        {Action.REGISTRATION: Limit(per_address=100, per_account=1)}, window_seconds=60
+    )
+    huge = "x" * 1_000_000
+
+    first = limits.allow(Action.REGISTRATION, address="a", account=huge)
+    again = limits.allow(Action.REGISTRATION, address="b", account=huge)
+
+    assert (first, again) == (True, False)
+    # Memory stays bounded by max_keys times a small key, not by what clients send.
+    stored = limits._by_account[Action.REGISTRATION]._hits
+    assert all(len(key) <= 64 for key in stored)

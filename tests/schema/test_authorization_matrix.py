@@ -7,7 +7,7 @@ who owns the data, another customer, an admin without the rule's permission, an 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -25,6 +25,8 @@ from graphql import (
 
 from config import Settings
 from models.accounts import Customer, Permission
+from models.invitation import Invitation, InvitationStatus
+from models.tokens import authenticate
 from schema import build_schema
 from tests.helpers import (
     PASSWORD,
@@ -58,6 +60,7 @@ class World:
     bob: Customer
     alice_invitation_id: int
     alice_code: str
+    alice_token: str
     store_view_id: int
 
 
@@ -68,7 +71,7 @@ class Probe:
     document: str
     variables: Callable[[World], dict[str, Any]] = lambda _: {}
     # For the other customer: what must hold of an allowed answer so Alice's data stays hers.
-    isolation: Callable[[dict[str, Any], World], None] | None = None
+    isolation: Callable[[dict[str, Any], World], Awaitable[None]] | None = None
     # The principals this probe is for (a field of Invitation is reached differently by each).
     principals: frozenset[str] | None = None
 
@@ -80,21 +83,28 @@ class Rule:
     probes: tuple[Probe, ...] = field(default_factory=tuple)
 
 
-def _nothing_of_alices(body: dict[str, Any], world: World) -> None:
+async def _nothing_of_alices(body: dict[str, Any], world: World) -> None:
     assert "alice" not in str(body), body
 
 
-def _not_found(body: dict[str, Any], world: World) -> None:
+async def _not_found(body: dict[str, Any], world: World) -> None:
     payload = body["data"]["cancelInvitation"]
     assert payload["invitation"] is None
     assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"]
+    alices = await Invitation.get(id=world.alice_invitation_id)
+    assert alices.status is InvitationStatus.NOT_SENT
 
 
-def _own_account(body: dict[str, Any], world: World) -> None:
+async def _alices_token_still_works(body: dict[str, Any], world: World) -> None:
+    assert body["data"]["revokeCustomerToken"]["revoked"] is True
+    assert await authenticate(world.alice_token) is not None
+
+
+async def _own_account(body: dict[str, Any], world: World) -> None:
     assert body["data"]["customer"]["email"] == world.bob.email
 
 
-def _own_invitations_only(body: dict[str, Any], world: World) -> None:
+async def _own_invitations_only(body: dict[str, Any], world: World) -> None:
     emails = [node["email"] for node in body["data"]["myInvitations"]["nodes"]]
     assert emails == ["bobs-friend@example.com"]
 
@@ -229,7 +239,13 @@ RULES: dict[str, Rule] = {
     ),
     # ---------------------------------------------------------------- Mutation: customers
     "Mutation.revokeCustomerToken": Rule(
-        Who.CUSTOMER, probes=(Probe("mutation { revokeCustomerToken { revoked } }"),)
+        Who.CUSTOMER,
+        probes=(
+            Probe(
+                "mutation { revokeCustomerToken { revoked } }",
+                isolation=_alices_token_still_works,
+            ),
+        ),
     ),
     "Mutation.sendInvitations": Rule(
         Who.CUSTOMER,
@@ -419,6 +435,7 @@ async def _world() -> World:
         bob=bob,
         alice_invitation_id=invitation.id,
         alice_code=code_of(invitation),
+        alice_token=await customer_token(alice),
         store_view_id=(await store_view()).id,
     )
 
@@ -427,7 +444,7 @@ async def _token(principal: str, rule: Rule, world: World) -> str | None:
     if principal == "nobody":
         return None
     if principal == "customer":
-        return await customer_token(world.alice)
+        return world.alice_token
     if principal == "other customer":
         return await customer_token(world.bob)
     if principal == "admin with it":
@@ -484,7 +501,7 @@ async def test_rule(gql: GraphQLClient, name: str, probe_index: int, principal: 
         assert "errors" not in body, body
         assert body["data"][root_field] is not None, body
         if principal == "other customer" and probe.isolation is not None:
-            probe.isolation(body, world)
+            await probe.isolation(body, world)
     else:
         assert set(error_codes(body)) == {code}, body
         _, _, field_name = name.partition(".")

@@ -8,7 +8,7 @@ UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-sqlite test-postgres check format bench schema clean
+.PHONY: install run test test-sqlite test-postgres fuzz check format bench schema clean
 
 install: $(VENV)/.installed
 
@@ -34,7 +34,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: check test-sqlite test-postgres
+test: check test-sqlite test-postgres fuzz
 
 test-sqlite: install
 	$(BIN)/pytest -q
@@ -44,6 +44,10 @@ test-postgres: install
 
 schema: install
 	$(BIN)/invitations export-schema > schema.graphql
+
+# About 90 s: schemathesis against a real server, anonymously, as a customer and as an admin.
+fuzz: install
+	$(BIN)/python -m tests.fuzz.run_fuzz --seconds 25
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

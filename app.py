@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
@@ -41,6 +42,8 @@ def create_app(
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        # Checked at each WebSocket handshake (no Origin, or the same origin, always passes).
+        allowed_origins=settings.cors_origins,
     )
 
     @asynccontextmanager
@@ -62,6 +65,15 @@ def create_app(
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["POST"],
+                allow_headers=["Authorization", "Content-Type", "Store"],
+                max_age=600,
+            ),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )

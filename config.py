@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from strawberry.http.websocket_origin import normalize_allowed_origins
 
 DEVELOPMENT_SECRET = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
 
@@ -58,6 +59,36 @@ class Settings(BaseSettings):
     max_tokens: int = Field(2000, ge=50)
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     mail_dir: str = "var/mail"
+
+    # Abuse limits (README "Security"): hits per window, per client address and per account, kept
+    # in each process's memory.
+    rate_limit_window_seconds: float = Field(60.0, gt=0)
+    rate_limit_sign_in_per_address: int = Field(30, ge=1)
+    rate_limit_sign_in_per_account: int = Field(10, ge=1)
+    rate_limit_create_customer_per_address: int = Field(20, ge=1)
+    rate_limit_create_customer_per_account: int = Field(10, ge=1)
+    rate_limit_code_lookup_per_address: int = Field(30, ge=1)
+    rate_limit_send_invitations_per_address: int = Field(30, ge=1)
+    rate_limit_send_invitations_per_account: int = Field(10, ge=1)
+    rate_limit_max_keys: int = Field(10_000, ge=1)
+    # The kill switch: while true, no invitation e-mail is sent (they wait, queued).
+    sending_paused: bool = False
+    # Browser origins, besides the API's own, whose pages may call it (CORS) and open its
+    # WebSocket: "https://shop.example.com,https://admin.example.com". Empty: same origin only.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        # As browsers send them in Origin: lower-case, no default port, no path.
+        return sorted(normalize_allowed_origins(value))
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Self:

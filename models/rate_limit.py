@@ -1,16 +1,21 @@
-"""An in-memory sliding-window rate limiter with bounded memory.
+"""In-memory sliding-window rate limiters with bounded memory, and the service's set of them.
 
-It keeps, per key (a client address), the times of its recent hits. At most `max_keys` keys are
-tracked: the least recently seen one is forgotten first, so a flood of addresses costs bounded
-memory (at most max_keys * limit timestamps). The limit holds per process: several replicas each
-allow `limit` hits, which is enough to make guessing invitation codes (128 bits of MAC) hopeless.
+A limiter keeps, per key (a client address or an account), the times of its recent hits. At most
+`max_keys` keys are tracked: the least recently seen one is forgotten first, so a flood of
+addresses costs bounded memory (at most max_keys * limit timestamps). The limits hold per process:
+several replicas each allow `limit` hits. That is enough against what they are for (guessing
+invitation codes of 128 bits, spraying passwords past the account lockout, sending invitation spam
+in bursts) and keeps the database out of every request; a restart forgets them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 
 
 class SlidingWindowLimiter:
@@ -52,3 +57,62 @@ class SlidingWindowLimiter:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+
+def _digest(account: str) -> str:
+    # Account names come from the request (an e-mail, a username) and may be a megabyte long:
+    # a fixed-size digest keeps each key small whatever the client sends.
+    return hashlib.blake2b(account.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class Action(StrEnum):
+    """What a client may do only so often."""
+
+    CUSTOMER_SIGN_IN = "customer sign-in"
+    ADMIN_SIGN_IN = "admin sign-in"
+    REGISTRATION = "registration"
+    CODE_LOOKUP = "invitation code look-up"
+    SEND_INVITATIONS = "sending invitations"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """Hits allowed per window: per client address, and per account (None: not counted)."""
+
+    per_address: int
+    per_account: int | None = None
+
+
+class RateLimits:
+    """A per-address and a per-account limiter for each action, all in this process's memory."""
+
+    def __init__(
+        self,
+        limits: Mapping[Action, Limit],
+        *,
+        window_seconds: float,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        def limiter(limit: int) -> SlidingWindowLimiter:
+            return SlidingWindowLimiter(
+                limit=limit, window_seconds=window_seconds, max_keys=max_keys, clock=clock
+            )
+
+        self._by_address = {action: limiter(lim.per_address) for action, lim in limits.items()}
+        self._by_account = {
+            action: limiter(lim.per_account)
+            for action, lim in limits.items()
+            if lim.per_account is not None
+        }
+
+    def allow(self, action: Action, *, address: str, account: str | None = None) -> bool:
+        """Count one hit of `action`; False when the address or the account has used up its window.
+
+        Without a limit for `action`, everything is allowed.
+        """
+        by_address = self._by_address.get(action)
+        if by_address is not None and not by_address.hit(address):
+            return False
+        by_account = self._by_account.get(action)
+        return account is None or by_account is None or by_account.hit(_digest(account))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from models import customers, signin, tokens
 from models.errors import DomainError
+from models.rate_limit import Action
 from models.store import Website
+from models.validation import email_key
 from schema.accounts import (
     CreateCustomerInput,
     CreateCustomerPayload,
@@ -48,9 +50,11 @@ async def generate_customer_token(
     info: Info, email: str, password: str
 ) -> GenerateCustomerTokenPayload:
     ctx = info.context
+    website = await _website(ctx)
+    ctx.limit(Action.CUSTOMER_SIGN_IN, account=f"{website.id}:{email_key(email.strip())}")
     try:
         issued = await signin.sign_in_customer(
-            website=await _website(ctx),
+            website=website,
             email=email,
             password=password,
             policy=_customer_policy(ctx),
@@ -68,6 +72,7 @@ async def generate_admin_token(
     info: Info, username: str, password: str
 ) -> GenerateAdminTokenPayload:
     ctx = info.context
+    ctx.limit(Action.ADMIN_SIGN_IN, account=username.strip().casefold())
     try:
         issued = await signin.sign_in_admin(
             username=username, password=password, policy=_admin_policy(ctx)
@@ -84,6 +89,7 @@ async def generate_admin_token(
 async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCustomerPayload:
     ctx = info.context
     website = await _website(ctx)
+    ctx.limit(Action.REGISTRATION, account=f"{website.id}:{email_key(input.email.strip())}")
     try:
         registration = customers.Registration.checked(
             email=input.email,

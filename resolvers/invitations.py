@@ -7,8 +7,9 @@ import strawberry
 from models import invitation_settings, invitations
 from models.errors import DomainError
 from models.invitation import InvitationStatus
+from models.rate_limit import Action
 from schema.context import Info
-from schema.errors import ClientError, UserError
+from schema.errors import UserError
 from schema.invitation import (
     CancelInvitationPayload,
     Invitation,
@@ -25,12 +26,6 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-class RateLimited(ClientError):
-    """Too many look-ups from one client address for a while."""
-
-    code = "RATE_LIMITED"
-
-
 async def storefront_invitation_settings(info: Info) -> StorefrontInvitationSettings:
     settings = await invitation_settings.for_store_view(info.context.require_store())
     return StorefrontInvitationSettings.from_settings(settings)
@@ -38,9 +33,11 @@ async def storefront_invitation_settings(info: Info) -> StorefrontInvitationSett
 
 async def send_invitations(info: Info, input: SendInvitationsInput) -> SendInvitationsPayload:
     ctx = info.context
+    inviter = ctx.require_customer()
+    ctx.limit(Action.SEND_INVITATIONS, account=f"customer:{inviter.id}")
     try:
         outcome = await invitations.send(
-            inviter=ctx.require_customer(),
+            inviter=inviter,
             store=ctx.require_store(),
             emails=input.emails,
             message=input.message,
@@ -75,8 +72,7 @@ async def cancel_invitation(info: Info, id: strawberry.ID) -> CancelInvitationPa
 
 async def invitation_by_code(info: Info, code: str) -> InvitationPreview | None:
     ctx = info.context
-    if not ctx.code_lookups.hit(ctx.client_address):
-        raise RateLimited("Too many invitation look-ups from this address: try again later.")
+    ctx.limit(Action.CODE_LOOKUP)
     row = await invitations.by_code(code, secret=ctx.settings.secret_key)
     if row is None:
         return None

@@ -26,7 +26,7 @@ from schema.accounts import (
     GenerateCustomerTokenPayload,
     RevokeTokenPayload,
 )
-from schema.extensions import MaskUnexpectedErrors, StoreScope
+from schema.extensions import HideSuggestions, MaskUnexpectedErrors, StoreScope
 from schema.invitation import (
     CancelInvitationPayload,
     InvitationConnection,
@@ -34,6 +34,7 @@ from schema.invitation import (
     SendInvitationsPayload,
     StorefrontInvitationSettings,
 )
+from schema.limits import DocumentShapeLimits
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
 from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
@@ -138,11 +139,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        DocumentShapeLimits,
         StoreScope,
         MaskUnexpectedErrors,
     ]
     if settings.is_production:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, HideSuggestions]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

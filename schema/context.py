@@ -12,20 +12,33 @@ from starlette.websockets import WebSocket
 
 from config import Settings
 from models.accounts import AdminUser, Customer, Permission
-from models.rate_limit import SlidingWindowLimiter
+from models.rate_limit import Action, Limit, RateLimits
 from models.store import StoreView
 from models.tokens import Principal
-from schema.errors import Forbidden, Unauthenticated
+from schema.errors import Forbidden, RateLimited, Unauthenticated
 from schema.loaders import Loaders
 
-# invitationByCode: a registration page asks once or twice; a guesser asks all day.
-CODE_LOOKUPS_PER_WINDOW = 30
-CODE_LOOKUP_WINDOW_SECONDS = 60.0
 
-
-def code_lookup_limiter() -> SlidingWindowLimiter:
-    return SlidingWindowLimiter(
-        limit=CODE_LOOKUPS_PER_WINDOW, window_seconds=CODE_LOOKUP_WINDOW_SECONDS
+def rate_limits(settings: Settings) -> RateLimits:
+    """The abuse limits of one app (one process), from its settings."""
+    s = settings
+    sign_in = Limit(s.rate_limit_sign_in_per_address, s.rate_limit_sign_in_per_account)
+    return RateLimits(
+        {
+            Action.CUSTOMER_SIGN_IN: sign_in,
+            Action.ADMIN_SIGN_IN: sign_in,
+            Action.REGISTRATION: Limit(
+                s.rate_limit_create_customer_per_address, s.rate_limit_create_customer_per_account
+            ),
+            # Anonymous, and a guesser tries a new code each time: only the address counts.
+            Action.CODE_LOOKUP: Limit(s.rate_limit_code_lookup_per_address),
+            Action.SEND_INVITATIONS: Limit(
+                s.rate_limit_send_invitations_per_address,
+                s.rate_limit_send_invitations_per_account,
+            ),
+        },
+        window_seconds=s.rate_limit_window_seconds,
+        max_keys=s.rate_limit_max_keys,
     )
 
 
@@ -40,11 +53,11 @@ class Context:
     store: StoreView | None
     store_code: str | None
     principal: Principal | None
+    # Shared by every request of one app (schema.view).
+    rate_limits: RateLimits
     # A token was presented but is unknown, expired or revoked.
     bad_token: bool = False
     loaders: Loaders = field(default_factory=Loaders)
-    # Shared by every request of one app (schema.view): invitationByCode look-ups per address.
-    code_lookups: SlidingWindowLimiter = field(default_factory=code_lookup_limiter)
 
     @property
     def customer(self) -> Customer | None:
@@ -58,6 +71,11 @@ class Context:
     def client_address(self) -> str:
         client = self.request.client
         return client.host if client else "unknown"
+
+    def limit(self, action: Action, *, account: str | None = None) -> None:
+        """Count one `action` by this client (and account); RateLimited when over a limit."""
+        if not self.rate_limits.allow(action, address=self.client_address, account=account):
+            raise RateLimited(f"Too many attempts at {action}: try again later.")
 
     def require_store(self) -> StoreView:
         assert self.store is not None, "schema.extensions.StoreScope refuses unknown stores"

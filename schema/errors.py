@@ -72,6 +72,12 @@ class Forbidden(ClientError):
     code = "FORBIDDEN"
 
 
+class RateLimited(ClientError):
+    """Too many attempts from one client address, or at one account, for a while."""
+
+    code = "RATE_LIMITED"
+
+
 class BadRequest(ClientError):
     code = "BAD_REQUEST"
 

@@ -1,4 +1,5 @@
-"""Schema extensions: the Store header check and the masking of unexpected errors."""
+"""Schema extensions: the Store header check, the masking of unexpected errors, and hiding the
+schema's names from error messages in production."""
 
 from __future__ import annotations
 
@@ -41,6 +42,34 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": INTERNAL_CODE}
         return masked
+
+
+def without_suggestion(message: str) -> str:
+    head, found, _ = message.partition(" Did you mean")
+    return head if found else message
+
+
+class HideSuggestions(SchemaExtension):
+    """Removes "Did you mean ...?" from every error, not only from unknown fields.
+
+    StrawberryConfig(disable_field_suggestions=True) strips it from "Cannot query field" alone;
+    unknown types, arguments and enum values would still spell out the schema that production
+    does not let anyone introspect.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        self._strip(self.execution_context.pre_execution_errors)
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        self._strip(result.errors if result is not None else None)
+
+    @staticmethod
+    def _strip(errors: list[GraphQLError] | None) -> None:
+        for error in errors or ():
+            error.message = without_suggestion(error.message)
 
 
 class _StrawberryErrorLogFilter(logging.Filter):

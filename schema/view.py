@@ -15,7 +15,7 @@ from strawberry.asgi import GraphQL
 from config import Settings
 from models.store import find_store_view
 from models.tokens import authenticate
-from schema.context import Context, code_lookup_limiter
+from schema.context import Context, rate_limits
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -60,7 +60,7 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
-        self.code_lookups = code_lookup_limiter()
+        self.rate_limits = rate_limits(settings)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -77,5 +77,5 @@ class GraphQLView(GraphQL[Context, None]):
             store_code=store_code,
             principal=principal,
             bad_token=token is not None and principal is None,
-            code_lookups=self.code_lookups,
+            rate_limits=self.rate_limits,
         )

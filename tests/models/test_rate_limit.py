@@ -1,8 +1,8 @@
-"""The sliding-window limiter behind invitationByCode."""
+"""The sliding-window limiter and the per-address and per-account abuse limits built on it."""
 
 from __future__ import annotations
 
-from models.rate_limit import SlidingWindowLimiter
+from models.rate_limit import Action, Limit, RateLimits, SlidingWindowLimiter
 
 
 class FakeClock:
@@ -51,3 +51,38 @@ def test_memory_is_bounded_by_forgetting_the_least_recent_key() -> None:
 
     assert len(limiter) == 100
     assert limiter.hit("first") is True
+
+
+def test_rate_limits_count_the_address_and_the_account_of_each_action() -> None:
+    clock = FakeClock()
+    limits = RateLimits(
+        {Action.CUSTOMER_SIGN_IN: Limit(per_address=3, per_account=2)},
+        window_seconds=60,
+        clock=clock,
+    )
+
+    same_account = [limits.allow(Action.CUSTOMER_SIGN_IN, address=a, account="x") for a in "abc"]
+    same_address = [limits.allow(Action.CUSTOMER_SIGN_IN, address="d", account=k) for k in "pqrs"]
+    unlimited = [limits.allow(Action.CODE_LOOKUP, address="d") for _ in range(10)]
+    clock.now += 61
+    later = limits.allow(Action.CUSTOMER_SIGN_IN, address="d", account="x")
+
+    assert same_account == [True, True, False]
+    assert same_address == [True, True, True, False]
+    assert unlimited == [True] * 10
+    assert later is True
+
+
+def test_long_account_names_are_kept_as_short_keys() -> None:
+    limits = RateLimits(
+        {Action.REGISTRATION: Limit(per_address=100, per_account=1)}, window_seconds=60
+    )
+    huge = "x" * 1_000_000
+
+    first = limits.allow(Action.REGISTRATION, address="a", account=huge)
+    again = limits.allow(Action.REGISTRATION, address="b", account=huge)
+
+    assert (first, again) == (True, False)
+    # Memory stays bounded by max_keys times a small key, not by what clients send.
+    stored = limits._by_account[Action.REGISTRATION]._hits
+    assert all(len(key) <= 64 for key in stored)

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from config import Settings
 from models import invitation_settings as s
 from models.accounts import Customer
 from models.clock import utcnow
 from models.invitation import Invitation, InvitationStatus, InvitationStatusChange, Referral
 from models.store import CustomerGroup, StoreView, Website
-from schema.context import CODE_LOOKUPS_PER_WINDOW
 from tests.helpers import PASSWORD, GraphQLClient, customer_token, error_codes, make_customer
 from tests.invitation_factories import code_of, make_invitation, set_settings
 
@@ -107,10 +107,12 @@ async def test_bad_codes_give_null(gql: GraphQLClient) -> None:
         assert body == {"data": {"invitationByCode": None}}
 
 
-async def test_code_lookups_are_rate_limited_per_client_address(gql: GraphQLClient) -> None:
+async def test_code_lookups_are_rate_limited_per_client_address(
+    gql: GraphQLClient, settings: Settings
+) -> None:
     _, invitation = await invited()
 
-    for _ in range(CODE_LOOKUPS_PER_WINDOW):
+    for _ in range(settings.rate_limit_code_lookup_per_address):
         assert "errors" not in await gql(BY_CODE, {"code": "guess"})
     limited = await gql(BY_CODE, {"code": code_of(invitation)})
 

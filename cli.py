@@ -156,6 +156,33 @@ def create_admin(
     typer.echo(f"Admin '{admin.username}' with permissions: {', '.join(admin.permissions)}")
 
 
+@app.command("pause-sending")
+def pause_sending() -> None:
+    """Stop all invitation e-mail now, in every mailer process on this database."""
+    _set_sending_paused(True)
+    typer.echo("Sending paused: invitations stay queued until `invitations resume-sending`.")
+
+
+@app.command("resume-sending")
+def resume_sending() -> None:
+    """Let the mailers send again."""
+    _set_sending_paused(False)
+    typer.echo("Sending resumed.")
+
+
+def _set_sending_paused(paused: bool) -> None:
+    from models import sending_switch
+    from models.database import database
+
+    settings = _settings()
+
+    async def run() -> None:
+        async with database(settings.tortoise_config()):
+            await sending_switch.set_paused(paused)
+
+    asyncio.run(run())
+
+
 @app.command("export-schema")
 def export_schema() -> None:
     """Print the GraphQL schema (SDL)."""

@@ -15,6 +15,7 @@ from mailer import compose, metrics, outbox
 from mailer.message import build
 from mailer.outbox import Claimed
 from mailer.transport import Permanent, Transient, Transport, UnknownOutcome, Unreachable
+from models import sending_switch
 from models.invitation import DeliveryState
 from models.outbox import wait_for_mail
 
@@ -63,6 +64,8 @@ class Mailer:
 
     async def run_once(self) -> BatchResult:
         settings = self.settings
+        if settings.sending_paused or await sending_switch.is_paused():
+            return BatchResult(claimed=0)
         rows = await outbox.claim(settings.mailer_batch_size, settings.mailer_lease_seconds)
         metrics.QUEUE_DEPTH.set(await outbox.queue_depth())
         if not rows:

@@ -180,14 +180,11 @@ class InvitationConnection:
     total_count: int = strawberry.field(description="Invitations matching, on all pages.")
 
 
-def invitation_connection(page: Page[m.Invitation], *, sort_field: str) -> InvitationConnection:
-    """The connection of a page ordered by (sort_field, id); cursors carry both."""
+def invitation_connection(page: Page[m.Invitation]) -> InvitationConnection:
+    """The connection of a keyset page; each cursor carries its row's (sort key, id)."""
     edges = [
-        InvitationEdge(
-            cursor=encode_cursor(getattr(row, sort_field), row.id),
-            node=Invitation.from_model(row),
-        )
-        for row in page.rows
+        InvitationEdge(cursor=encode_cursor(key, row.id), node=Invitation.from_model(row))
+        for row, key in zip(page.rows, page.keys, strict=True)
     ]
     return InvitationConnection(
         edges=edges,

@@ -358,6 +358,11 @@ async def _new_address(row: Invitation, raw: str, now: datetime) -> dict[str, st
     return {"email": normalised, "email_key": key}
 
 
+async def find(invitation_id: str) -> Invitation | None:
+    """The invitation with this id, None when there is none; InvalidInput for a malformed id."""
+    return await Invitation.get_or_none(id=parse_input_id(invitation_id, field=("id",)))
+
+
 async def _get(invitation_id: str) -> Invitation:
     row_id = parse_id(invitation_id)
     row = await Invitation.get_or_none(id=row_id) if row_id is not None else None
@@ -448,14 +453,16 @@ async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
             refused[index] = NotFound("No such invitation.").at(*at)
             continue
         try:
-            refusal = _resend_refusal(row, now)
-            if refusal is not None:
-                raise refusal
+            _check_resendable(row, now)
             if (row.website_id, row.email_key) in customers:
                 await _cancel(row.id, admin_actor(admin), now, open_only=False)
                 raise CustomerExists(
                     "The address now belongs to a customer of this website: discarded."
                 )
+            if effective_status(row, now) in OPEN_STATUSES and (
+                row.delivery_state is DeliveryState.QUEUED
+            ):
+                raise InvalidStatus("This invitation is already queued to be sent.")
             if row.store_view_id not in lifetimes:
                 store = await StoreView.get(id=row.store_view_id)
                 lifetimes[row.store_view_id] = (await for_store_view(store)).lifetime_days
@@ -469,15 +476,11 @@ async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
     return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
 
 
-def _resend_refusal(row: Invitation, now: datetime) -> DomainError | None:
-    status = effective_status(row, now)
-    if status is InvitationStatus.ACCEPTED:
-        return InvalidStatus("An accepted invitation cannot be sent again.")
+def _check_resendable(row: Invitation, now: datetime) -> None:
+    if effective_status(row, now) is InvitationStatus.ACCEPTED:
+        raise InvalidStatus("An accepted invitation cannot be sent again.")
     if row.delivery_state is DeliveryState.SENDING:
-        return InvalidStatus("The mailer is sending this invitation right now.")
-    if status in OPEN_STATUSES and row.delivery_state is DeliveryState.QUEUED:
-        return InvalidStatus("This invitation is already queued to be sent.")
-    return None
+        raise InvalidStatus("The mailer is sending this invitation right now.")
 
 
 async def _customers_of(rows: Iterable[Invitation]) -> set[tuple[int, str]]:

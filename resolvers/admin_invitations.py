@@ -13,8 +13,6 @@ import strawberry
 from models import admin_invitations, grid
 from models.clock import utcnow
 from models.errors import DomainError
-from models.ids import parse_id
-from models.invitation import Invitation as InvitationRow
 from schema.admin_invitation import (
     CreateInvitationsInput,
     CreateInvitationsPayload,
@@ -62,7 +60,7 @@ async def invitations(
 
 async def invitation(info: Info, id: strawberry.ID) -> Invitation | None:
     try:
-        row = await InvitationRow.get_or_none(id=parse_id(id, field=("id",)))
+        row = await admin_invitations.find(id)
     except DomainError as error:
         raise BadRequest.from_domain(error) from None
     return Invitation.from_model(row) if row is not None else None

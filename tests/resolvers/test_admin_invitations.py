@@ -413,6 +413,7 @@ async def test_resend_starts_a_new_send_of_each_resendable_one(
 
 async def test_resend_reports_every_skipped_id(gql: GraphQLClient, token: str) -> None:
     await make_customer("member@example.com")
+    await make_customer("queued.member@example.com")
     accepted = await row("a@example.com", status=InvitationStatus.ACCEPTED)
     queued = await row("b@example.com")
     sending = await row(
@@ -438,6 +439,7 @@ async def test_resend_reports_every_skipped_id(gql: GraphQLClient, token: str) -
         "x",
         777,
         accepted.id,
+        (await row("queued.member@example.com")).id,
     ]
 
     body = await gql(RESEND, {"ids": [str(i) for i in ids]}, token=token)
@@ -454,7 +456,12 @@ async def test_resend_reports_every_skipped_id(gql: GraphQLClient, token: str) -
         ("NOT_FOUND", ["ids", "6"]),
         ("NOT_FOUND", ["ids", "7"]),
         ("DUPLICATE_INPUT", ["ids", "8"]),
+        ("CUSTOMER_EXISTS", ["ids", "9"]),
     ]
+    assert payload["invitations"] == []
+    assert {i.status for i in await Invitation.filter(email_key__startswith="queued.member")} == {
+        InvitationStatus.CANCELED
+    }
     discarded = await Invitation.get(id=became_customer.id)
     assert discarded.status is InvitationStatus.CANCELED
     assert await InvitationStatusChange.filter(

@@ -60,7 +60,9 @@ class SortColumn:
 SORT_COLUMNS = {
     SortField.ID: SortColumn("id", False, int),
     SortField.EMAIL: SortColumn("email", False, str),
-    SortField.INVITEE: SortColumn("invitee__email", True, str, null_field="invitee_id"),
+    # NULL tested on the joined column: the databases then join the non-null part as an INNER
+    # JOIN, walking the customer e-mail index in order instead of sorting every accepted row.
+    SortField.INVITEE: SortColumn("invitee__email", True, str),
     SortField.CREATED_AT: SortColumn("created_at", False, datetime),
     SortField.SENT_AT: SortColumn("sent_at", True, datetime),
     SortField.ACCEPTED_AT: SortColumn("accepted_at", True, datetime),

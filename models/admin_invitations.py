@@ -1,4 +1,5 @@
-"""Admin invitations: creating many at once, editing, discarding and resending (SPEC §3, §6).
+"""Admin invitations: creating many at once and editing one (SPEC §3, §6); the helpers that
+discarding and resending (models.admin_batch) share.
 
 Every status change is a conditional UPDATE that names the status it expects, so an admin, a
 customer, the mailer and an accepting invitee never both win; the loser gets a user error. The
@@ -9,8 +10,6 @@ Decisions where the spec is silent:
 - `updateInvitation` adds no history row: the history lists changes of status, and an edit keeps
   the status NOT_SENT (`updated_at` records the edit). It is refused while the mailer holds the row
   (SENDING, or a live lease): the worker would send the old address.
-- Discarding an open invitation whose lifetime has run out is INVALID_STATUS: it reads EXPIRED,
-  and only NOT_SENT/SENT ones are discarded (resend reopens it instead).
 - An admin invitation is not bound by the storefront's "allow custom message" setting (Magento's
   setting speaks of customers); the message is checked like a customer's otherwise. With the whole
   feature off (`enabled`), creating is refused (INVITATIONS_DISABLED).
@@ -24,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import codes, outbox
@@ -56,7 +55,6 @@ from models.store import CustomerGroup, StoreView
 from models.validation import email_key, normalize_email
 
 MAX_ADDRESSES = 10_000
-MAX_IDS = 1_000
 # Rows per INSERT and values per IN (...): far below SQLite's and PostgreSQL's parameter limits.
 CHUNK = 500
 
@@ -73,12 +71,12 @@ class Outcome:
     errors: list[DomainError]
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
+def chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
     for start in range(0, len(values), CHUNK):
         yield list(values[start : start + CHUNK])
 
 
-def _not_leased(now: datetime) -> Q:
+def not_leased(now: datetime) -> Q:
     """No mailer worker holds the row (or its lease has run out)."""
     return Q(lease_id=None) | Q(lease_expires_at__lte=now)
 
@@ -89,7 +87,7 @@ async def expire_lapsed(
     """Store EXPIRED (with history) on open invitations to these addresses whose lifetime ran out,
     so the partial unique index lets the address be invited again."""
     lapsed: list[int] = []
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         query = Invitation.filter(
             website_id=website_id,
             email_key__in=chunk,
@@ -114,10 +112,10 @@ async def expire_lapsed(
                 )
 
 
-async def _open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set[str]:
+async def open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set[str]:
     """The addresses with an open, unexpired invitation on the website (any inviter)."""
     found: set[str] = set()
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         rows = await Invitation.filter(
             not_expired(now),
             website_id=website_id,
@@ -130,7 +128,7 @@ async def _open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set
 
 async def _customer_keys(website_id: int, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         rows = await Customer.filter(website_id=website_id, email_key__in=chunk).values_list(
             "email_key", flat=True
         )
@@ -171,7 +169,7 @@ async def create(
     keys = [c.key for c in candidates]
     await expire_lapsed(store.website_id, keys, now)
     customers = await _customer_keys(store.website_id, keys)
-    invited = await _open_keys(store.website_id, keys, now)
+    invited = await open_keys(store.website_id, keys, now)
     fresh: list[_Candidate] = []
     for candidate in candidates:
         at = ("input", "emails", str(candidate.index))
@@ -272,7 +270,7 @@ async def _insert(rows: list[Invitation], *, actor: str, now: datetime) -> list[
         return []
     created: list[Invitation] = []
     async with in_transaction():
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             await Invitation.bulk_create(chunk)
             created += await Invitation.filter(code_nonce__in=[row.code_nonce for row in chunk])
         await InvitationStatusChange.bulk_create(
@@ -313,7 +311,7 @@ async def update(
     try:
         changed = await Invitation.filter(
             not_expired(now),
-            _not_leased(now),
+            not_leased(now),
             id=row.id,
             status=InvitationStatus.NOT_SENT,
             delivery_state__in=[DeliveryState.QUEUED, DeliveryState.FAILED, DeliveryState.UNKNOWN],
@@ -348,7 +346,7 @@ async def _new_address(row: Invitation, raw: str, now: datetime) -> dict[str, st
     if await Customer.filter(website_id=row.website_id, email_key=key).exists():
         raise CustomerExists().at(*at)
     await expire_lapsed(row.website_id, [key], now)
-    if await _open_keys(row.website_id, [key], now):
+    if await open_keys(row.website_id, [key], now):
         raise AlreadyInvited("An open invitation to this address exists on this website.").at(*at)
     if (
         row.inviter_id is not None
@@ -369,172 +367,3 @@ async def _get(invitation_id: str) -> Invitation:
     if row is None:
         raise NotFound("No such invitation.").at("id")
     return row
-
-
-# ---------------------------------------------------------------- discarding and resending
-
-
-def _check_ids(ids: Sequence[str]) -> tuple[dict[int, int], dict[int, DomainError]]:
-    """The row id at each input index, and the refused indexes (malformed or repeated ids)."""
-    if len(ids) > MAX_IDS:
-        raise InvalidInput(f"At most {MAX_IDS} ids at once.", field=("ids",))
-    wanted: dict[int, int] = {}
-    refused: dict[int, DomainError] = {}
-    seen: set[int] = set()
-    for index, raw in enumerate(ids):
-        row_id = parse_id(raw)
-        if row_id is None:
-            refused[index] = NotFound("No such invitation.").at("ids", str(index))
-        elif row_id in seen:
-            refused[index] = DuplicateInput("This id appears more than once.").at("ids", str(index))
-        else:
-            seen.add(row_id)
-            wanted[index] = row_id
-    return wanted, refused
-
-
-async def _rows(ids: Iterable[int]) -> dict[int, Invitation]:
-    return {row.id: row for row in await Invitation.filter(id__in=list(ids))}
-
-
-async def _in_order(done: dict[int, int]) -> list[Invitation]:
-    rows = await _rows(done.values())
-    return [rows[done[index]] for index in sorted(done)]
-
-
-async def discard(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
-    """Turn the NOT_SENT/SENT ones into CANCELED; report each skipped id at ["ids", "<index>"]."""
-    wanted, refused = _check_ids(ids)
-    rows = await _rows(wanted.values())
-    now = utcnow()
-    done: dict[int, int] = {}
-    for index, row_id in wanted.items():
-        row = rows.get(row_id)
-        if row is None:
-            refused[index] = NotFound("No such invitation.").at("ids", str(index))
-        elif await _cancel(row_id, admin_actor(admin), now, open_only=True):
-            done[index] = row_id
-        else:
-            status = effective_status(await Invitation.get(id=row_id), now)
-            refused[index] = InvalidStatus(
-                f"Only NOT_SENT or SENT invitations can be discarded; this one is {status.value}."
-            ).at("ids", str(index))
-    return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
-
-
-async def _cancel(row_id: int, actor: str, now: datetime, *, open_only: bool) -> bool:
-    """CANCELED, with history, if the row is open (and, with open_only, not expired)."""
-    query = Invitation.filter(id=row_id, status__in=list(OPEN_STATUSES))
-    if open_only:
-        query = query.filter(not_expired(now))
-    async with in_transaction():
-        changed = await query.update(status=InvitationStatus.CANCELED, updated_at=now)
-        if changed:
-            await InvitationStatusChange.create(
-                invitation_id=row_id, status=InvitationStatus.CANCELED, at=now, actor=actor
-            )
-    return bool(changed)
-
-
-async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
-    """Queue each invitation again as a new send (new Message-ID, same link); CANCELED and
-    EXPIRED ones are reopened. An address that has become a customer of the website is discarded
-    and reported (CUSTOMER_EXISTS)."""
-    wanted, refused = _check_ids(ids)
-    rows = await _rows(wanted.values())
-    now = utcnow()
-    customers = await _customers_of(rows.values())
-    lifetimes: dict[int, int | None] = {}
-    done: dict[int, int] = {}
-    for index, row_id in wanted.items():
-        at = ("ids", str(index))
-        row = rows.get(row_id)
-        if row is None:
-            refused[index] = NotFound("No such invitation.").at(*at)
-            continue
-        try:
-            _check_resendable(row, now)
-            if (row.website_id, row.email_key) in customers:
-                await _cancel(row.id, admin_actor(admin), now, open_only=False)
-                raise CustomerExists(
-                    "The address now belongs to a customer of this website: discarded."
-                )
-            if effective_status(row, now) in OPEN_STATUSES and (
-                row.delivery_state is DeliveryState.QUEUED
-            ):
-                raise InvalidStatus("This invitation is already queued to be sent.")
-            if row.store_view_id not in lifetimes:
-                store = await StoreView.get(id=row.store_view_id)
-                lifetimes[row.store_view_id] = (await for_store_view(store)).lifetime_days
-            await _requeue(row, admin, now, lifetimes[row.store_view_id])
-        except DomainError as error:
-            refused[index] = error.at(*at)
-        else:
-            done[index] = row_id
-    if done:
-        outbox.mail_queued()
-    return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
-
-
-def _check_resendable(row: Invitation, now: datetime) -> None:
-    if effective_status(row, now) is InvitationStatus.ACCEPTED:
-        raise InvalidStatus("An accepted invitation cannot be sent again.")
-    if row.delivery_state is DeliveryState.SENDING:
-        raise InvalidStatus("The mailer is sending this invitation right now.")
-
-
-async def _customers_of(rows: Iterable[Invitation]) -> set[tuple[int, str]]:
-    keys = sorted({row.email_key for row in rows})
-    found: set[tuple[int, str]] = set()
-    for chunk in _chunks(keys):
-        pairs = await Customer.filter(email_key__in=chunk).values_list("website_id", "email_key")
-        found.update((int(website), str(key)) for website, key in pairs)
-    return found
-
-
-async def _requeue(
-    row: Invitation, admin: AdminUser, now: datetime, lifetime_days: int | None
-) -> None:
-    """One conditional UPDATE that starts a new send of `row` as it was loaded."""
-    status = effective_status(row, now)
-    reopen = status not in OPEN_STATUSES
-    if reopen:
-        await expire_lapsed(row.website_id, [row.email_key], now, except_id=row.id)
-        others = Invitation.filter(
-            not_expired(now),
-            website_id=row.website_id,
-            email_key=row.email_key,
-            status__in=list(OPEN_STATUSES),
-        ).exclude(id=row.id)
-        if await others.exists():
-            raise AlreadyInvited("An open invitation to this address exists on this website.")
-    new_status = InvitationStatus.NOT_SENT if reopen else row.status
-    try:
-        async with in_transaction():
-            changed = await Invitation.filter(
-                _not_leased(now),
-                id=row.id,
-                status=row.status,
-                delivery_state=row.delivery_state,
-                send_number=row.send_number,
-            ).update(
-                status=new_status,
-                delivery_state=DeliveryState.QUEUED,
-                attempts=0,
-                last_error=None,
-                next_attempt_at=None,
-                message_id=None,
-                lease_id=None,
-                lease_expires_at=None,
-                send_number=F("send_number") + 1,
-                expires_at=expiry(now, lifetime_days),
-                updated_at=now,
-            )
-            if changed and new_status is not row.status:
-                await InvitationStatusChange.create(
-                    invitation_id=row.id, status=new_status, at=now, actor=admin_actor(admin)
-                )
-    except IntegrityError:
-        raise AlreadyInvited("An open invitation to this address exists on this website.") from None
-    if not changed:
-        raise InvalidStatus("The invitation changed meanwhile: try again.")

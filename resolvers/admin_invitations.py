@@ -10,7 +10,7 @@ from typing import Annotated
 
 import strawberry
 
-from models import admin_invitations, grid
+from models import admin_batch, admin_invitations, grid
 from models.clock import utcnow
 from models.errors import DomainError
 from schema.admin_invitation import (
@@ -98,7 +98,7 @@ async def update_invitation(
 
 async def discard_invitations(info: Info, ids: list[strawberry.ID]) -> DiscardInvitationsPayload:
     try:
-        outcome = await admin_invitations.discard(admin=info.context.require_admin(), ids=ids)
+        outcome = await admin_batch.discard(admin=info.context.require_admin(), ids=ids)
     except DomainError as error:
         outcome = admin_invitations.Outcome(invitations=[], errors=[error])
     return DiscardInvitationsPayload.from_outcome(outcome)
@@ -106,7 +106,7 @@ async def discard_invitations(info: Info, ids: list[strawberry.ID]) -> DiscardIn
 
 async def resend_invitations(info: Info, ids: list[strawberry.ID]) -> ResendInvitationsPayload:
     try:
-        outcome = await admin_invitations.resend(admin=info.context.require_admin(), ids=ids)
+        outcome = await admin_batch.resend(admin=info.context.require_admin(), ids=ids)
     except DomainError as error:
         outcome = admin_invitations.Outcome(invitations=[], errors=[error])
     return ResendInvitationsPayload.from_outcome(outcome)

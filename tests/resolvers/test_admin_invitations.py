@@ -234,7 +234,7 @@ async def test_a_concurrent_admin_invitation_turns_into_already_invited(
     async def nothing_open(*args: Any) -> set[str]:
         return set()
 
-    monkeypatch.setattr(admin_invitations, "_open_keys", nothing_open)
+    monkeypatch.setattr(admin_invitations, "open_keys", nothing_open)
     store = await StoreView.get(code="default")
 
     outcome = await admin_invitations.create(

@@ -28,6 +28,7 @@ from models.ids import parse_id
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.invitations import status_filter
 from models.pagination import Ordering, Page, fetch_ordered_page
+from models.validation import has_control_characters
 
 MAX_PAGE_SIZE = 200
 MAX_FILTER_IDS = 1000
@@ -54,15 +55,16 @@ class SortColumn:
     path: str
     nullable: bool
     key_type: type
-    null_field: str | None = None
+    present: Q | None = None
 
 
 SORT_COLUMNS = {
     SortField.ID: SortColumn("id", False, int),
     SortField.EMAIL: SortColumn("email", False, str),
-    # NULL tested on the joined column: the databases then join the non-null part as an INNER
-    # JOIN, walking the customer e-mail index in order instead of sorting every accepted row.
-    SortField.INVITEE: SortColumn("invitee__email", True, str),
+    # "Has an invitee" as a comparison on the joined column (every address is >= ''): unlike
+    # NOT … IS NULL it lets SQLite and PostgreSQL join as an INNER JOIN and walk the customer
+    # e-mail index in order, instead of sorting every accepted invitation (bench/grid.py).
+    SortField.INVITEE: SortColumn("invitee__email", True, str, present=Q(invitee__email__gte="")),
     SortField.CREATED_AT: SortColumn("created_at", False, datetime),
     SortField.SENT_AT: SortColumn("sent_at", True, datetime),
     SortField.ACCEPTED_AT: SortColumn("accepted_at", True, datetime),
@@ -75,7 +77,7 @@ SORT_COLUMNS = {
 def ordering(field: SortField, *, reverse: bool) -> Ordering:
     column = SORT_COLUMNS[field]
     return Ordering(
-        column.path, descending=reverse, nullable=column.nullable, null_field=column.null_field
+        column.path, descending=reverse, nullable=column.nullable, present=column.present
     )
 
 
@@ -152,6 +154,9 @@ def _needle(text: str, name: str) -> str:
         raise InvalidInput(
             f"Search for at most {MAX_SEARCH_LENGTH} characters.", field=("filter", name)
         )
+    if has_control_characters(text):
+        # No address holds one, and PostgreSQL refuses a NUL in a text parameter.
+        raise InvalidInput("Search without control characters.", field=("filter", name))
     return text.strip().casefold()
 
 

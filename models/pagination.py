@@ -42,13 +42,15 @@ class Page(Generic[M]):
 class Ordering:
     """A sort field (an ORM path, may cross a relation), its direction and nullability.
 
-    `null_field` is the column whose NULL makes the key NULL (for "invitee__email", "invitee_id").
+    `present` picks the rows whose key is not NULL (default: `field IS NOT NULL`); a field read
+    through a LEFT JOIN should give a comparison instead, which lets the databases join that part
+    as an INNER JOIN and walk an index of the joined table in order.
     """
 
     field: str
     descending: bool = True
     nullable: bool = False
-    null_field: str | None = None
+    present: Q | None = None
 
     @property
     def through_relation(self) -> bool:
@@ -111,9 +113,10 @@ def _segments(
     values = query.order_by(f"{sign}{field}", f"{sign}id")
     if not ordering.nullable:
         return [values.filter(after_position(field, *after, descending=desc)) if after else values]
-    null_column = ordering.null_field or field
-    values = values.filter(**{f"{null_column}__isnull": False})
-    nulls = query.filter(**{f"{null_column}__isnull": True}).order_by(f"{sign}id")
+    null: dict[str, Any] = {f"{field}__isnull": True}
+    not_null: dict[str, Any] = {f"{field}__isnull": False}
+    values = values.filter(ordering.present or Q(**not_null))
+    nulls = query.filter(**null).order_by(f"{sign}id")
     if after is None:
         return [values, nulls] if desc else [nulls, values]
     key, row_id = after

@@ -10,6 +10,7 @@ import strawberry
 from models import grid as m
 from models.errors import InvalidInput
 from models.invitation import DeliveryState, InvitationStatus
+from models.validation import has_control_characters
 from schema.errors import BadRequest
 from schema.pagination import decode_cursor
 
@@ -142,4 +143,9 @@ def decode_grid_cursor(cursor: str, field: m.SortField) -> tuple[Any, int]:
 def _plain_key_fits(key: object, key_type: type) -> bool:
     if key_type is int:
         return isinstance(key, int) and not isinstance(key, bool) and 0 < key <= m.MAX_CURSOR_ID
-    return key_type is str and isinstance(key, str) and len(key) <= m.MAX_SEARCH_LENGTH
+    return (
+        key_type is str
+        and isinstance(key, str)
+        and len(key) <= m.MAX_SEARCH_LENGTH
+        and not has_control_characters(key)
+    )

@@ -3,6 +3,8 @@ page sizes, bad arguments, the detail field, and a fixed number of queries per p
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import random
 from collections.abc import Callable, Iterator
@@ -356,6 +358,11 @@ async def test_filters_combine_with_a_nullable_sort(gql: GraphQLClient, token: s
     assert list(found) == expected_order(wanted, "SENT_AT", reverse=True)
 
 
+def cursor(position: list[Any]) -> str:
+    raw = json.dumps(position).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 @pytest.mark.parametrize(
     ("variables", "reason"),
     [
@@ -370,6 +377,11 @@ async def test_filters_combine_with_a_nullable_sort(gql: GraphQLClient, token: s
         ({"filter": {"inviterCustomerId": "x"}}, "INVALID_INPUT"),
         ({"filter": {"ids": [str(i) for i in range(1, 1002)]}}, "INVALID_INPUT"),
         ({"filter": {"email": "x" * 400}}, "INVALID_INPUT"),
+        ({"filter": {"email": "a\u0000b"}}, "INVALID_INPUT"),
+        ({"filter": {"invitee": "\u0007"}}, "INVALID_INPUT"),
+        ({"sort": {"field": "EMAIL"}, "after": cursor(["a\u0000", 1])}, None),
+        ({"sort": {"field": "SENT_AT"}, "after": cursor(["2026-01-01T00:00:00", 1])}, None),
+        ({"sort": {"field": "INVITEE_GROUP"}, "after": cursor([True, 1])}, None),
         (
             {"filter": {"sentAt": {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}}},
             "INVALID_INPUT",

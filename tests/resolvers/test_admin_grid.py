@@ -508,3 +508,22 @@ async def test_an_admin_without_the_permission_sees_no_grid(gql: GraphQLClient) 
     token = await admin_token(await make_admin("reports", permissions=others))
 
     assert error_codes(await gql(GRID, {}, token=token)) == ["FORBIDDEN"]
+
+
+@pytest.mark.parametrize("reverse", [True, False])
+async def test_invitee_filter_and_invitee_sort_share_the_join(
+    gql: GraphQLClient, token: str, reverse: bool
+) -> None:
+    rows = await seed()
+    wanted = [r for r in rows if r.invitee_email and "amy" in r.invitee_email]
+
+    found = await walk(
+        gql,
+        token,
+        filter={"invitee": "AMY"},
+        sort={"field": "INVITEE", "reverse": reverse},
+        first=2,
+    )
+
+    assert list(found) == expected_order(wanted, "INVITEE", reverse=reverse)
+    assert len(wanted) > 2

@@ -163,9 +163,10 @@ def queries(rows: int) -> dict[str, Query]:
         condition = where or grid.GridFilter()
 
         async def run() -> object:
-            return await grid.grid_page(
+            page = await grid.grid_page(
                 where=condition, sort=sort, reverse=True, first=20, after=after, now=utcnow()
             )
+            return await page.total_count()
 
         return run, condition
 

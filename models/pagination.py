@@ -28,14 +28,21 @@ KEY_ANNOTATION = "keyset_key"
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[M]):
-    """One page of rows in order, the number of rows of the whole query, and whether more follow."""
+    """One page of rows in order, whether more follow, and how to count the whole query.
+
+    The count is a separate query, run only when asked for: it reads every matching index entry,
+    so it is the one part of a page whose cost grows with the table.
+    """
 
     rows: list[M]
-    total_count: int
     has_next_page: bool
     has_previous_page: bool
     # The sort key of each row, as its cursor carries it (same order as `rows`).
     keys: list[Any]
+    query: QuerySet[M]
+
+    async def total_count(self) -> int:
+        return await self.query.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,7 @@ async def fetch_ordered_page(
     query: QuerySet[M], *, ordering: Ordering, first: int, after: tuple[Any, int] | None
 ) -> Page[M]:
     """`first` rows of `query` in `ordering` after the position `after` (None: from the start)."""
-    total_count = await query.count()
+    counted = query
     if ordering.through_relation:
         query = query.annotate(**{KEY_ANNOTATION: F(ordering.field)})
     wanted = first + 1
@@ -97,10 +104,10 @@ async def fetch_ordered_page(
     page = rows[:first]
     return Page(
         rows=page,
-        total_count=total_count,
         has_next_page=len(rows) > first,
         has_previous_page=after is not None,
         keys=[ordering.key_of(row) for row in page],
+        query=counted,
     )
 
 

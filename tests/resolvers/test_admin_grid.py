@@ -407,30 +407,52 @@ async def test_a_cursor_of_one_sort_is_refused_by_another(gql: GraphQLClient, to
     assert error_codes(body) == ["BAD_REQUEST"]
 
 
-class QueryCounter(logging.Handler):
+class QueryLog(logging.Handler):
+    """The statements Tortoise logs (each one it sends to the database)."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.count = 0
+        self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if str(record.msg).startswith(("SELECT", "%s")):
-            self.count += 1
+            self.statements.append(record.getMessage())
+
+
+async def logged_queries(
+    gql: GraphQLClient, token: str, document: str, variables: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    logger = logging.getLogger("tortoise.db_client")
+    log = QueryLog()
+    level = logger.level
+    logger.addHandler(log)
+    logger.setLevel(logging.DEBUG)
+    try:
+        body = await gql(document, variables, token=token)
+    finally:
+        logger.removeHandler(log)
+        logger.setLevel(level)
+    assert "errors" not in body, body
+    return body, log.statements
 
 
 async def queries_for_a_page(gql: GraphQLClient, token: str, first: int) -> int:
-    logger = logging.getLogger("tortoise.db_client")
-    counter = QueryCounter()
-    level = logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
-        body = await gql(FULL_PAGE, {"first": first}, token=token)
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
-    assert "errors" not in body, body
+    body, statements = await logged_queries(gql, token, FULL_PAGE, {"first": first})
     assert len(body["data"]["invitations"]["nodes"]) == first
-    return counter.count
+    return len(statements)
+
+
+async def test_total_count_is_counted_only_when_asked_for(gql: GraphQLClient, token: str) -> None:
+    await seed(5)
+    without = "{ invitations(first: 2) { nodes { id } } }"
+    with_count = "{ invitations(first: 2) { totalCount nodes { id } } }"
+
+    _, statements = await logged_queries(gql, token, without, {})
+    body, counted = await logged_queries(gql, token, with_count, {})
+
+    assert not [s for s in statements if "COUNT(" in s.upper()]
+    assert len([s for s in counted if "COUNT(" in s.upper()]) == 1
+    assert body["data"]["invitations"]["totalCount"] == 5
 
 
 async def test_a_page_of_200_costs_a_fixed_number_of_queries(

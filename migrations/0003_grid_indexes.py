@@ -11,7 +11,7 @@ from tortoise.migrations import operations as ops
 # 56 ms.
 #
 # Sorting by the invitee's e-mail walks customers in e-mail order and finds their invitations by
-# invitee_id, instead of sorting every accepted invitation: a first page went from 77 ms to 0.1 ms.
+# invitee_id, instead of sorting every accepted invitation: a first page went from 77 ms to 7 ms.
 
 
 class Migration(migrations.Migration):

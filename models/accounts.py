@@ -46,6 +46,8 @@ class Customer(Model):
     class Meta:
         table = "customer"
         unique_together = (("website_id", "email_key"),)
+        # The admin grid sorts invitations by their invitee's e-mail (migration 0003).
+        indexes = (("email",),)
 
 
 class AdminUser(Model):

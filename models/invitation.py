@@ -113,6 +113,7 @@ class Invitation(Model):
             ("invitee_id", "id"),
             ("created_by_admin_id", "id"),
             ("delivery_state", "next_attempt_at"),
+            ("status", "expires_at"),
         )
 
 

@@ -166,6 +166,14 @@ def _check_request(
         return None
     if not settings.allow_custom_message:
         raise MessageNotAllowed().at("input", "message")
+    return clean_message(message)
+
+
+def clean_message(message: str | None) -> str | None:
+    """The message to store (None when blank), or MessageTooLong / InvalidInput at
+    ["input", "message"]."""
+    if message is None or not message.strip():
+        return None
     if len(message) > MAX_MESSAGE_LENGTH:
         raise MessageTooLong(f"The message is longer than {MAX_MESSAGE_LENGTH} characters.").at(
             "input", "message"

@@ -59,7 +59,7 @@ async def my_invitations(
         after=decode_datetime_cursor(after) if after is not None else None,
         statuses=status,
     )
-    return invitation_connection(page, sort_field="created_at")
+    return invitation_connection(page)
 
 
 async def cancel_invitation(info: Info, id: strawberry.ID) -> CancelInvitationPayload:

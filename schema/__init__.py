@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
 from models.accounts import Permission
-from resolvers import accounts, invitations, reports, settings, store
+from resolvers import accounts, admin_invitations, invitations, reports, settings, store
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -26,9 +26,16 @@ from schema.accounts import (
     GenerateCustomerTokenPayload,
     RevokeTokenPayload,
 )
+from schema.admin_invitation import (
+    CreateInvitationsPayload,
+    DiscardInvitationsPayload,
+    ResendInvitationsPayload,
+    UpdateInvitationPayload,
+)
 from schema.extensions import HideSuggestions, MaskUnexpectedErrors, StoreScope
 from schema.invitation import (
     CancelInvitationPayload,
+    Invitation,
     InvitationConnection,
     InvitationPreview,
     SendInvitationsPayload,
@@ -39,6 +46,8 @@ from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
 from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
 from schema.store import CustomerGroup, StoreView, Website
+
+CAN_INVITE = HasPermission(Permission.INVITATIONS)
 
 
 @strawberry.type(description="Read the store, your account and invitations.")
@@ -61,6 +70,17 @@ class Query:
         resolver=invitations.my_invitations,
         permission_classes=[IsCustomer],
         description="The signed-in customer's invitations, newest first (at most 100 a page).",
+    )
+    invitations: InvitationConnection = strawberry.field(
+        resolver=admin_invitations.invitations,
+        permission_classes=[CAN_INVITE],
+        description="The grid of all invitations: filtered, sorted, a page at a time "
+        "(admin: INVITATIONS).",
+    )
+    invitation: Invitation | None = strawberry.field(
+        resolver=admin_invitations.invitation,
+        permission_classes=[CAN_INVITE],
+        description="One invitation with its history; null for an unknown id (admin: INVITATIONS).",
     )
     websites: list[Website] = strawberry.field(
         resolver=store.websites, permission_classes=[IsAdmin], description="All websites (admin)."
@@ -121,6 +141,28 @@ class Mutation:
         resolver=invitations.cancel_invitation,
         permission_classes=[IsCustomer],
         description="Cancel one of your own NOT_SENT or SENT invitations.",
+    )
+    create_invitations: CreateInvitationsPayload = strawberry.mutation(
+        resolver=admin_invitations.create_invitations,
+        permission_classes=[CAN_INVITE],
+        description="Invite addresses from a store view (admin: INVITATIONS).",
+    )
+    update_invitation: UpdateInvitationPayload = strawberry.mutation(
+        resolver=admin_invitations.update_invitation,
+        permission_classes=[CAN_INVITE],
+        description="Change the address or message of a NOT_SENT invitation (admin: INVITATIONS).",
+    )
+    discard_invitations: DiscardInvitationsPayload = strawberry.mutation(
+        resolver=admin_invitations.discard_invitations,
+        permission_classes=[CAN_INVITE],
+        description="Discard NOT_SENT and SENT invitations, at most 1,000 ids "
+        "(admin: INVITATIONS).",
+    )
+    resend_invitations: ResendInvitationsPayload = strawberry.mutation(
+        resolver=admin_invitations.resend_invitations,
+        permission_classes=[CAN_INVITE],
+        description="Queue invitations to be sent again, reopening discarded and expired ones; "
+        "at most 1,000 ids (admin: INVITATIONS).",
     )
     update_invitation_settings: UpdateInvitationSettingsPayload = strawberry.mutation(
         resolver=settings.update_invitation_settings,

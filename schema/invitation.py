@@ -177,17 +177,21 @@ class InvitationConnection:
     edges: list[InvitationEdge] = strawberry.field(description="The invitations with cursors.")
     nodes: list[Invitation] = strawberry.field(description="The invitations of the page.")
     page_info: PageInfo = strawberry.field(description="Where the page starts and ends.")
-    total_count: int = strawberry.field(description="Invitations matching, on all pages.")
+    page: strawberry.Private[Page[m.Invitation]]
+
+    @strawberry.field(
+        description="Invitations matching, on all pages. Counted only when asked for: an exact "
+        "count reads every match, so ask for it once rather than on every page."
+    )
+    async def total_count(self) -> int:
+        return await self.page.total_count()
 
 
-def invitation_connection(page: Page[m.Invitation], *, sort_field: str) -> InvitationConnection:
-    """The connection of a page ordered by (sort_field, id); cursors carry both."""
+def invitation_connection(page: Page[m.Invitation]) -> InvitationConnection:
+    """The connection of a keyset page; each cursor carries its row's (sort key, id)."""
     edges = [
-        InvitationEdge(
-            cursor=encode_cursor(getattr(row, sort_field), row.id),
-            node=Invitation.from_model(row),
-        )
-        for row in page.rows
+        InvitationEdge(cursor=encode_cursor(key, row.id), node=Invitation.from_model(row))
+        for row, key in zip(page.rows, page.keys, strict=True)
     ]
     return InvitationConnection(
         edges=edges,
@@ -198,7 +202,7 @@ def invitation_connection(page: Page[m.Invitation], *, sort_field: str) -> Invit
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        total_count=page.total_count,
+        page=page,
     )
 
 

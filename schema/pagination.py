@@ -16,7 +16,7 @@ import strawberry
 
 from schema.errors import BadRequest
 
-MAX_CURSOR_LENGTH = 512
+MAX_CURSOR_LENGTH = 4096  # a sort key may be a long non-ASCII e-mail, JSON-escaped
 MAX_ROW_ID = 2**63 - 1
 
 CursorKey = str | int | None

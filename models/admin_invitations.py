@@ -1,0 +1,369 @@
+"""Admin invitations: creating many at once and editing one (SPEC §3, §6); the helpers that
+discarding and resending (models.admin_batch) share.
+
+Every status change is a conditional UPDATE that names the status it expects, so an admin, a
+customer, the mailer and an accepting invitee never both win; the loser gets a user error. The
+partial unique index `uniq_open_admin_invitation` (migration 0002) keeps two admins from opening
+two invitations to one address on one website at once.
+
+Decisions where the spec is silent:
+- `updateInvitation` adds no history row: the history lists changes of status, and an edit keeps
+  the status NOT_SENT (`updated_at` records the edit). It is refused while the mailer holds the row
+  (SENDING, or a live lease): the worker would send the old address.
+- An admin invitation is not bound by the storefront's "allow custom message" setting (Magento's
+  setting speaks of customers); the message is checked like a customer's otherwise. With the whole
+  feature off (`enabled`), creating is refused (INVITATIONS_DISABLED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from models import codes, outbox
+from models.accounts import AdminUser, Customer
+from models.clock import utcnow
+from models.errors import (
+    AlreadyInvited,
+    CustomerExists,
+    DomainError,
+    DuplicateInput,
+    InvalidInput,
+    InvalidStatus,
+    InvitationsDisabled,
+    NotFound,
+    TooManyRecipients,
+)
+from models.ids import parse_id as parse_input_id
+from models.invitation import (
+    OPEN_STATUSES,
+    SYSTEM_ACTOR,
+    DeliveryState,
+    Invitation,
+    InvitationStatus,
+    InvitationStatusChange,
+)
+from models.invitation_settings import for_store_view
+from models.invitations import clean_message, effective_status, expiry, not_expired, parse_id
+from models.store import CustomerGroup, StoreView
+from models.validation import email_key, normalize_email
+
+MAX_ADDRESSES = 10_000
+# Rows per INSERT and values per IN (...): far below SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
+
+
+def admin_actor(admin: AdminUser) -> str:
+    return f"admin:{admin.username}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The invitations changed or created, in input order, and one error per refused item."""
+
+    invitations: list[Invitation]
+    errors: list[DomainError]
+
+
+def chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield list(values[start : start + CHUNK])
+
+
+def not_leased(now: datetime) -> Q:
+    """No mailer worker holds the row (or its lease has run out)."""
+    return Q(lease_id=None) | Q(lease_expires_at__lte=now)
+
+
+async def expire_lapsed(
+    website_id: int, keys: Sequence[str], now: datetime, *, except_id: int | None = None
+) -> None:
+    """Store EXPIRED (with history) on open invitations to these addresses whose lifetime ran out,
+    so the partial unique index lets the address be invited again."""
+    lapsed: list[int] = []
+    for chunk in chunks(keys):
+        query = Invitation.filter(
+            website_id=website_id,
+            email_key__in=chunk,
+            status__in=list(OPEN_STATUSES),
+            expires_at__lte=now,
+        )
+        if except_id is not None:
+            query = query.exclude(id=except_id)
+        found: list[Any] = await query.values_list("id", flat=True)
+        lapsed += [int(row_id) for row_id in found]
+    for row_id in lapsed:
+        async with in_transaction():
+            changed = await Invitation.filter(
+                id=row_id, status__in=list(OPEN_STATUSES), expires_at__lte=now
+            ).update(status=InvitationStatus.EXPIRED, updated_at=now)
+            if changed:
+                await InvitationStatusChange.create(
+                    invitation_id=row_id,
+                    status=InvitationStatus.EXPIRED,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                )
+
+
+async def open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set[str]:
+    """The addresses with an open, unexpired invitation on the website (any inviter)."""
+    found: set[str] = set()
+    for chunk in chunks(keys):
+        rows = await Invitation.filter(
+            not_expired(now),
+            website_id=website_id,
+            email_key__in=chunk,
+            status__in=list(OPEN_STATUSES),
+        ).values_list("email_key", flat=True)
+        found.update(str(key) for key in rows)
+    return found
+
+
+async def _customer_keys(website_id: int, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(keys):
+        rows = await Customer.filter(website_id=website_id, email_key__in=chunk).values_list(
+            "email_key", flat=True
+        )
+        found.update(str(key) for key in rows)
+    return found
+
+
+# ---------------------------------------------------------------- creating
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    index: int
+    email: str
+    key: str
+
+
+async def create(
+    *,
+    admin: AdminUser,
+    emails: Sequence[str],
+    message: str | None,
+    store_view_id: str,
+    invitee_group_id: str | None,
+) -> Outcome:
+    """Invite addresses from a store view ("Send From"); valid ones are created even when others
+    are refused. The rows and their history are inserted in bulk, in one transaction."""
+    if len(emails) > MAX_ADDRESSES:
+        raise TooManyRecipients(f"At most {MAX_ADDRESSES} addresses at once.").at("input", "emails")
+    store = await _store_view(store_view_id)
+    group_id = await _group(invitee_group_id)
+    settings = await for_store_view(store)
+    if not settings.enabled:
+        raise InvitationsDisabled("The invitations functionality is switched off.")
+    message = clean_message(message)
+    candidates, refused = _parse_addresses(emails)
+    now = utcnow()
+    keys = [c.key for c in candidates]
+    await expire_lapsed(store.website_id, keys, now)
+    customers = await _customer_keys(store.website_id, keys)
+    invited = await open_keys(store.website_id, keys, now)
+    fresh: list[_Candidate] = []
+    for candidate in candidates:
+        at = ("input", "emails", str(candidate.index))
+        if candidate.key in customers:
+            refused[candidate.index] = CustomerExists().at(*at)
+        elif candidate.key in invited:
+            refused[candidate.index] = AlreadyInvited(
+                "An open invitation to this address exists on this website."
+            ).at(*at)
+        else:
+            fresh.append(candidate)
+    rows = {
+        c.index: Invitation(
+            email=c.email,
+            email_key=c.key,
+            message=message,
+            status=InvitationStatus.NOT_SENT,
+            created_at=now,
+            updated_at=now,
+            expires_at=expiry(now, settings.lifetime_days),
+            store_view_id=store.id,
+            website_id=store.website_id,
+            invitee_group_id=group_id,
+            inviter_id=None,
+            created_by_admin_id=admin.id,
+            code_nonce=codes.new_nonce(),
+            delivery_state=DeliveryState.QUEUED,
+            next_attempt_at=now,
+        )
+        for c in fresh
+    }
+    try:
+        created = await _insert(list(rows.values()), actor=admin_actor(admin), now=now)
+    except IntegrityError:
+        # Another admin opened an invitation to one of these addresses meanwhile: the unique index
+        # decided. Insert them one by one to tell which.
+        created = []
+        for index, row in rows.items():
+            try:
+                created += await _insert([row], actor=admin_actor(admin), now=now)
+            except IntegrityError:
+                refused[index] = AlreadyInvited(
+                    "An open invitation to this address exists on this website."
+                ).at("input", "emails", str(index))
+    if created:
+        outbox.mail_queued()
+    by_nonce = {row.code_nonce: row for row in created}
+    return Outcome(
+        invitations=[
+            by_nonce[row.code_nonce]
+            for _, row in sorted(rows.items())
+            if row.code_nonce in by_nonce
+        ],
+        errors=[refused[i] for i in sorted(refused)],
+    )
+
+
+def _parse_addresses(emails: Sequence[str]) -> tuple[list[_Candidate], dict[int, DomainError]]:
+    refused: dict[int, DomainError] = {}
+    seen: set[str] = set()
+    valid: list[_Candidate] = []
+    for index, raw in enumerate(emails):
+        try:
+            normalised = normalize_email(raw)
+        except DomainError as error:
+            refused[index] = error.at("input", "emails", str(index))
+            continue
+        key = email_key(normalised)
+        if key in seen:
+            refused[index] = DuplicateInput().at("input", "emails", str(index))
+            continue
+        seen.add(key)
+        valid.append(_Candidate(index, normalised, key))
+    return valid, refused
+
+
+async def _store_view(raw_id: str) -> StoreView:
+    field = ("input", "storeViewId")
+    store = await StoreView.get_or_none(id=parse_input_id(raw_id, field=field))
+    if store is None:
+        raise NotFound("No such store view.", field=field)
+    return store
+
+
+async def _group(raw_id: str | None) -> int | None:
+    if raw_id is None:
+        return None
+    field = ("input", "inviteeGroupId")
+    group_id = parse_input_id(raw_id, field=field)
+    if not await CustomerGroup.filter(id=group_id).exists():
+        raise NotFound("No such customer group.", field=field)
+    return group_id
+
+
+async def _insert(rows: list[Invitation], *, actor: str, now: datetime) -> list[Invitation]:
+    """Insert the rows and their first history rows in one transaction; the stored rows."""
+    if not rows:
+        return []
+    created: list[Invitation] = []
+    async with in_transaction():
+        for chunk in chunks(rows):
+            await Invitation.bulk_create(chunk)
+            created += await Invitation.filter(code_nonce__in=[row.code_nonce for row in chunk])
+        await InvitationStatusChange.bulk_create(
+            [
+                InvitationStatusChange(
+                    invitation_id=row.id, status=InvitationStatus.NOT_SENT, at=now, actor=actor
+                )
+                for row in created
+            ],
+            batch_size=CHUNK,
+        )
+    return created
+
+
+# ---------------------------------------------------------------- editing
+
+
+async def update(
+    *,
+    admin: AdminUser,
+    invitation_id: str,
+    email: str | None,
+    message: str | None,
+    change_message: bool,
+) -> Invitation:
+    """Change the address and/or the message of a NOT_SENT invitation (see the module docstring)."""
+    row = await _get(invitation_id)
+    if email is None and not change_message:
+        raise InvalidInput("Give an email or a message to change.", field=("input",))
+    now = utcnow()
+    if effective_status(row, now) is not InvitationStatus.NOT_SENT:
+        raise _not_editable(row, now)
+    updates: dict[str, Any] = {"updated_at": now}
+    if change_message:
+        updates["message"] = clean_message(message)
+    if email is not None:
+        updates.update(await _new_address(row, email, now))
+    try:
+        changed = await Invitation.filter(
+            not_expired(now),
+            not_leased(now),
+            id=row.id,
+            status=InvitationStatus.NOT_SENT,
+            delivery_state__in=[DeliveryState.QUEUED, DeliveryState.FAILED, DeliveryState.UNKNOWN],
+        ).update(**updates)
+    except IntegrityError:
+        raise AlreadyInvited(
+            "An open invitation to this address exists on this website.", field=("input", "email")
+        ) from None
+    if not changed:
+        raise _not_editable(await Invitation.get(id=row.id), now)
+    return await Invitation.get(id=row.id)
+
+
+def _not_editable(row: Invitation, now: datetime) -> DomainError:
+    status = effective_status(row, now)
+    if status is InvitationStatus.NOT_SENT:
+        return InvalidStatus("The mailer is sending this invitation right now: try again.").at("id")
+    return InvalidStatus(
+        f"Only a NOT_SENT invitation can be edited; this one is {status.value}."
+    ).at("id")
+
+
+async def _new_address(row: Invitation, raw: str, now: datetime) -> dict[str, str]:
+    at = ("input", "email")
+    try:
+        normalised = normalize_email(raw)
+    except DomainError as error:
+        raise error.at(*at) from None
+    key = email_key(normalised)
+    if key == row.email_key:
+        return {"email": normalised}
+    if await Customer.filter(website_id=row.website_id, email_key=key).exists():
+        raise CustomerExists().at(*at)
+    await expire_lapsed(row.website_id, [key], now)
+    if await open_keys(row.website_id, [key], now):
+        raise AlreadyInvited("An open invitation to this address exists on this website.").at(*at)
+    if (
+        row.inviter_id is not None
+        and await Invitation.filter(inviter_id=row.inviter_id, email_key=key).exists()
+    ):
+        raise AlreadyInvited("The inviter has already invited this address.").at(*at)
+    return {"email": normalised, "email_key": key}
+
+
+async def find(invitation_id: str) -> Invitation | None:
+    """The invitation with this id, None when there is none; InvalidInput for a malformed id."""
+    return await Invitation.get_or_none(id=parse_input_id(invitation_id, field=("id",)))
+
+
+async def _get(invitation_id: str) -> Invitation:
+    row_id = parse_id(invitation_id)
+    row = await Invitation.get_or_none(id=row_id) if row_id is not None else None
+    if row is None:
+        raise NotFound("No such invitation.").at("id")
+    return row

@@ -33,7 +33,6 @@ from models.errors import (
     AlreadyInvited,
     CustomerExists,
     DomainError,
-    DuplicateInput,
     InvalidInput,
     InvalidStatus,
     InvitationsDisabled,
@@ -50,7 +49,15 @@ from models.invitation import (
     InvitationStatusChange,
 )
 from models.invitation_settings import for_store_view
-from models.invitations import clean_message, effective_status, expiry, not_expired, parse_id
+from models.invitations import (
+    Candidate,
+    clean_message,
+    effective_status,
+    expiry,
+    not_expired,
+    parse_addresses,
+    parse_id,
+)
 from models.store import CustomerGroup, StoreView
 from models.validation import email_key, normalize_email
 
@@ -139,13 +146,6 @@ async def _customer_keys(website_id: int, keys: Sequence[str]) -> set[str]:
 # ---------------------------------------------------------------- creating
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    index: int
-    email: str
-    key: str
-
-
 async def create(
     *,
     admin: AdminUser,
@@ -164,13 +164,13 @@ async def create(
     if not settings.enabled:
         raise InvitationsDisabled("The invitations functionality is switched off.")
     message = clean_message(message)
-    candidates, refused = _parse_addresses(emails)
+    candidates, refused = parse_addresses(emails)
     now = utcnow()
     keys = [c.key for c in candidates]
     await expire_lapsed(store.website_id, keys, now)
     customers = await _customer_keys(store.website_id, keys)
     invited = await open_keys(store.website_id, keys, now)
-    fresh: list[_Candidate] = []
+    fresh: list[Candidate] = []
     for candidate in candidates:
         at = ("input", "emails", str(candidate.index))
         if candidate.key in customers:
@@ -225,25 +225,6 @@ async def create(
         ],
         errors=[refused[i] for i in sorted(refused)],
     )
-
-
-def _parse_addresses(emails: Sequence[str]) -> tuple[list[_Candidate], dict[int, DomainError]]:
-    refused: dict[int, DomainError] = {}
-    seen: set[str] = set()
-    valid: list[_Candidate] = []
-    for index, raw in enumerate(emails):
-        try:
-            normalised = normalize_email(raw)
-        except DomainError as error:
-            refused[index] = error.at("input", "emails", str(index))
-            continue
-        key = email_key(normalised)
-        if key in seen:
-            refused[index] = DuplicateInput().at("input", "emails", str(index))
-            continue
-        seen.add(key)
-        valid.append(_Candidate(index, normalised, key))
-    return valid, refused
 
 
 async def _store_view(raw_id: str) -> StoreView:

@@ -94,7 +94,9 @@ class SendOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class Candidate:
+    """A well-formed address of the input, normalised, with its index there."""
+
     index: int
     email: str
     key: str
@@ -198,13 +200,12 @@ def is_printable_text(text: str) -> bool:
     return True
 
 
-async def _judge_addresses(
-    inviter: Customer, store: StoreView, emails: Sequence[str]
-) -> tuple[list[_Candidate], dict[int, DomainError]]:
-    """The addresses to create, and the refused ones by their index in the input."""
+def parse_addresses(emails: Sequence[str]) -> tuple[list[Candidate], dict[int, DomainError]]:
+    """Well-formed, first-seen addresses; INVALID_EMAIL or DUPLICATE_INPUT for the others,
+    by their index in the input (reported at ["input", "emails", "<index>"])."""
     refused: dict[int, DomainError] = {}
     seen: set[str] = set()
-    valid: list[_Candidate] = []
+    valid: list[Candidate] = []
     for index, raw in enumerate(emails):
         try:
             normalised = normalize_email(raw)
@@ -216,7 +217,15 @@ async def _judge_addresses(
             refused[index] = DuplicateInput().at("input", "emails", str(index))
             continue
         seen.add(key)
-        valid.append(_Candidate(index, normalised, key))
+        valid.append(Candidate(index, normalised, key))
+    return valid, refused
+
+
+async def _judge_addresses(
+    inviter: Customer, store: StoreView, emails: Sequence[str]
+) -> tuple[list[Candidate], dict[int, DomainError]]:
+    """The addresses to create, and the refused ones by their index in the input."""
+    valid, refused = parse_addresses(emails)
     if not valid:
         return [], refused
     keys = [c.key for c in valid]
@@ -230,7 +239,7 @@ async def _judge_addresses(
             "email_key", flat=True
         )
     )
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     for candidate in valid:
         at = ("input", "emails", str(candidate.index))
         if candidate.key in invited:
@@ -262,7 +271,7 @@ async def _check_quota(settings: InvitationSettings, inviter: Customer, wanted: 
 async def _create(
     inviter: Customer,
     store: StoreView,
-    candidate: _Candidate,
+    candidate: Candidate,
     message: str | None,
     *,
     group_id: int | None,

@@ -83,6 +83,7 @@ class Listener:
         self.max_backoff_seconds = max_backoff_seconds
         self.listening = asyncio.Event()
         self.connections_made = 0
+        self.backend_pid: int | None = None
 
     def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self.broker.deliver(decode(payload))
@@ -106,6 +107,7 @@ class Listener:
         try:
             await connection.add_listener(CHANNEL, self._on_notification)
             self.connections_made += 1
+            self.backend_pid = connection.get_server_pid()
             self.listening.set()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):

@@ -75,17 +75,17 @@ class LiveClient:
         raise AssertionError(f"expected nothing, got {message}")
 
     async def subscribe(
-        self, query: str, variables: dict[str, Any] | None = None, *, refused: bool = False
+        self, query: str, variables: dict[str, Any] | None = None, *, wait: bool = True
     ) -> str:
-        """Start a subscription; returns once this process's broker holds it (in-process server),
-        or at once when it is to be `refused`."""
+        """Start a subscription; with `wait`, return once this process's broker holds it (for a
+        server in this process, and a subscription it accepts)."""
         before = BROKER.subscriber_count
         operation_id = str(next(self._ids))
         payload = {"query": query, "variables": variables or {}}
         await self.ws.send(
             json.dumps({"id": operation_id, "type": "subscribe", "payload": payload})
         )
-        for _ in range(0 if refused else 500):
+        for _ in range(500 if wait else 0):
             if BROKER.subscriber_count > before:
                 break
             await asyncio.sleep(0.01)

@@ -539,7 +539,7 @@ async def _subscribe(
     root_field = next(iter(probe_fields(document)))
     code = expected(rule, principal)
     async with live_server(settings) as url, live_client(url, token=token) as client:
-        await client.subscribe(document, refused=code is not None)
+        await client.subscribe(document, wait=code is None)
         if code is not None:
             message = await client.receive()
             assert message["type"] == "error", message

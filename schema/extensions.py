@@ -28,14 +28,18 @@ class StoreScope(SchemaExtension):
 
 
 class SubscriptionsOverWebSocket(SchemaExtension):
-    """Over WebSocket, only subscriptions: a connection signs in once, and only subscriptions
-    check its token again, so queries and mutations go over HTTP POST, request by request."""
+    """Subscriptions over WebSocket, and nothing else over it: a connection signs in once, and
+    only subscriptions check its token again, so queries and mutations go over HTTP POST."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         over_websocket = isinstance(context.context.request, WebSocket)
-        if over_websocket and context.operation_type is not OperationType.SUBSCRIPTION:
+        subscription = context.operation_type is OperationType.SUBSCRIPTION
+        if over_websocket and not subscription:
             error = BadRequest("Over WebSocket, only subscriptions: send this over HTTP POST.")
+            context.result = ExecutionResult(data=None, errors=[error])
+        elif subscription and not over_websocket:
+            error = BadRequest("Subscriptions run over WebSocket (graphql-transport-ws) only.")
             context.result = ExecutionResult(data=None, errors=[error])
         yield
 

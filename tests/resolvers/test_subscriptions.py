@@ -302,3 +302,12 @@ async def test_an_origin_that_is_not_allowed_is_refused(url: str) -> None:
     with pytest.raises(Exception, match="403"):
         async with live_client(url, origin="https://evil.example.com"):
             pass
+
+
+async def test_a_subscription_over_http_is_a_bad_request(gql: GraphQLClient) -> None:
+    token = await customer_token(await make_customer("alice@example.com"))
+
+    body = await gql(MINE, token=token)
+
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_REQUEST"]

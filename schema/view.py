@@ -86,8 +86,9 @@ class GraphQLView(GraphQL[Context, None]):
         """graphql-transport-ws `connection_init`: its payload may sign in and pick the store view,
         as browsers cannot set headers on a WebSocket.
 
-        `{"authorization": "Bearer <token>", "store": "<code>"}`; a token there replaces the
-        upgrade request's. A token that is unknown, expired or revoked closes the socket (4403).
+        `{"authorization": "Bearer <token>", "store": "<code>"}` (or capitalised, as GraphiQL sends
+        its Headers pane); a token there replaces the upgrade request's. A token that is unknown,
+        expired or revoked closes the socket (4403).
         """
         params = context.connection_params or {}
         authorization = params.get("authorization", params.get("Authorization"))
@@ -99,7 +100,7 @@ class GraphQLView(GraphQL[Context, None]):
             context.principal, context.bad_token = principal, False
         if context.bad_token:
             raise ConnectionRejectionError
-        store_code = params.get("store")
+        store_code = params.get("store", params.get("Store"))
         if isinstance(store_code, str):
             context.store_code = store_code
             context.store = await find_store_view(store_code.strip())

@@ -109,8 +109,10 @@ async def live_client(
     token: str | None = None,
     header_token: str | None = None,
     origin: str | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> AsyncIterator[LiveClient]:
-    """A connection acknowledged by the server; `token` goes in the connection_init payload."""
+    """A connection acknowledged by the server; `token` goes in the connection_init payload
+    (or give the whole `payload`)."""
     headers = {"Authorization": f"Bearer {header_token}"} if header_token else {}
     async with connect(
         url,
@@ -120,7 +122,8 @@ async def live_client(
         open_timeout=5,
     ) as ws:
         client = LiveClient(ws)
-        payload = {"authorization": f"Bearer {token}"} if token else {}
+        if payload is None:
+            payload = {"authorization": f"Bearer {token}"} if token else {}
         await client.send_raw({"type": "connection_init", "payload": payload})
         ack = await client.receive()
         assert ack["type"] == "connection_ack", ack

@@ -186,6 +186,19 @@ async def test_the_upgrade_requests_header_signs_in_too(url: str, gql: GraphQLCl
         assert (await client.next_invitation("myInvitationUpdates"))["status"] == "NOT_SENT"
 
 
+async def test_graphiqls_headers_pane_signs_in_too(url: str, gql: GraphQLClient) -> None:
+    # GraphiQL sends its Headers pane as the connection_init payload, keys as typed.
+    alice = await make_customer("alice@example.com")
+    token = await customer_token(alice)
+    headers = {"Authorization": f"Bearer {token}", "Store": "default"}
+    async with live_client(url, payload=headers) as client:
+        await client.subscribe(MINE)
+
+        await _send(gql, token, "friend@example.com")
+
+        assert (await client.next_invitation("myInvitationUpdates"))["status"] == "NOT_SENT"
+
+
 async def test_a_token_revoked_mid_stream_closes_the_socket_with_4403(
     url: str, gql: GraphQLClient
 ) -> None:

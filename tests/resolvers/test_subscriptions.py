@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -215,6 +216,11 @@ async def test_a_token_revoked_mid_stream_closes_the_socket_with_4403(
         with pytest.raises(Closed) as closed:
             await client.receive()
         assert closed.value.code == 4403
+        for _ in range(100):  # the server ends the operation when the socket has closed
+            if BROKER.subscriber_count == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert BROKER.subscriber_count == 0
 
 
 async def test_an_idle_subscription_checks_its_token_periodically(settings: Settings) -> None:

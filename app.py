@@ -12,6 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 
+import events
 from config import Settings
 from mailer.service import mailer_in_background
 from resolvers import health
@@ -42,6 +43,7 @@ def create_app(
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=settings.subscriptions_per_connection,
         # Checked at each WebSocket handshake (no Origin, or the same origin, always passes).
         allowed_origins=settings.cors_origins,
     )
@@ -53,6 +55,7 @@ def create_app(
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False)
                 )
+            await stack.enter_async_context(events.running(settings.database_url))
             if run_mailer:
                 await stack.enter_async_context(mailer_in_background(settings))
             yield

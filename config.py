@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     rate_limit_send_invitations_per_address: int = Field(30, ge=1)
     rate_limit_send_invitations_per_account: int = Field(10, ge=1)
     rate_limit_max_keys: int = Field(10_000, ge=1)
+    # Live updates (GraphQL subscriptions over WebSocket): operations at once per connection,
+    # updates waiting per subscription before it is ended as too slow, and how often (seconds) an
+    # idle subscription checks that its token is still valid (it is also checked at each update).
+    subscriptions_per_connection: int = Field(10, ge=1, le=1000)
+    subscription_queue_size: int = Field(100, ge=1, le=100_000)
+    subscription_token_check_seconds: float = Field(30.0, gt=0)
     # The kill switch: while true, no invitation e-mail is sent (they wait, queued).
     sending_paused: bool = False
     # Browser origins, besides the API's own, whose pages may call it (CORS) and open its

@@ -5,6 +5,9 @@ write names the row *and* the lease, so a worker whose lease expired and was tak
 overwrite the new holder: its writes match nothing and return False. A row is `SENDING` only from
 just before its DATA to its recorded outcome: a claimed row found in `SENDING` was left there by a
 worker that died mid-send, and its outcome is unknown.
+
+Each recorded change of a row's delivery state (or status) is published for live updates
+(events.publish) once its statement committed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+import events
 from models.invitation import SYSTEM_ACTOR, DeliveryState
 
 CONNECTION = "default"
@@ -91,6 +95,14 @@ async def _write(sql: str, params: Sequence[Any], client: BaseDBAsyncClient | No
     return rowcount
 
 
+async def _recorded(row: Claimed, rowcount: int) -> bool:
+    """Whether the write matched the row (still ours); if it did, publish the change."""
+    if rowcount != 1:
+        return False
+    await events.changed(row.id, row.inviter_id)
+    return True
+
+
 async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
     """Lease up to `batch_size` due rows, oldest first, in one statement."""
     client = _client()
@@ -137,15 +149,15 @@ async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
 async def start_sending(row: Claimed, message_id: str, lease_seconds: float) -> bool:
     """Mark the row SENDING (one more attempt) if it is still ours and still open."""
     sql = _Sql(_client())
-    return (
+    return await _recorded(
+        row,
         await _write(
             f"UPDATE invitation SET delivery_state = 'SENDING', attempts = attempts + 1,"
             f" message_id = ?, lease_expires_at = {sql.later()}"
             f" {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
             f" AND (expires_at IS NULL OR expires_at > {sql.now()})",
             [message_id, sql.seconds(lease_seconds), row.id, row.lease_id],
-        )
-        == 1
+        ),
     )
 
 
@@ -160,7 +172,7 @@ async def delivered(row: Claimed) -> bool:
         rows = await client.execute_query_dict(
             _DELIVERED_POSTGRES, [row.id, row.lease_id, SYSTEM_ACTOR]
         )
-        return bool(rows[0]["recorded"])
+        return await _recorded(row, int(rows[0]["recorded"]))
     async with in_transaction(CONNECTION) as tx:
         sql = _Sql(tx)
         # The history row first, while the status still tells whether this is the first delivery.
@@ -179,7 +191,7 @@ async def delivered(row: Claimed) -> bool:
             [row.id, row.lease_id],
             tx,
         )
-    return recorded == 1
+    return await _recorded(row, recorded)
 
 
 _DELIVERED_POSTGRES = """
@@ -205,26 +217,26 @@ SELECT count(*) AS recorded FROM recorded
 async def retry_later(row: Claimed, *, delay_seconds: float, reason: str) -> bool:
     """Back to QUEUED, due again after the delay."""
     sql = _Sql(_client())
-    return (
+    return await _recorded(
+        row,
         await _write(
             f"UPDATE invitation SET delivery_state = 'QUEUED', last_error = ?,"
             f" next_attempt_at = {sql.later()}, {_CLEAR_LEASE} {_FENCE}",
             [reason, sql.seconds(delay_seconds), row.id, row.lease_id],
-        )
-        == 1
+        ),
     )
 
 
 async def settle(row: Claimed, state: DeliveryState, reason: str) -> bool:
     """A final outcome other than delivery: FAILED or UNKNOWN, with the reason."""
     assert state in (DeliveryState.FAILED, DeliveryState.UNKNOWN)
-    return (
+    return await _recorded(
+        row,
         await _write(
             f"UPDATE invitation SET delivery_state = ?, last_error = ?,"
             f" next_attempt_at = NULL, {_CLEAR_LEASE} {_FENCE}",
             [state.value, reason, row.id, row.lease_id],
-        )
-        == 1
+        ),
     )
 
 
@@ -232,13 +244,13 @@ async def give_back(row: Claimed, *, delay_seconds: float) -> bool:
     """Undo `start_sending` when the server was never reached: nothing was sent."""
     sql = _Sql(_client())
     state = DeliveryState.SENDING if row.in_doubt else DeliveryState.QUEUED
-    return (
+    return await _recorded(
+        row,
         await _write(
             f"UPDATE invitation SET delivery_state = ?, attempts = attempts - 1,"
             f" next_attempt_at = {sql.later()}, {_CLEAR_LEASE} {_FENCE}",
             [state.value, sql.seconds(delay_seconds), row.id, row.lease_id],
-        )
-        == 1
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+import events
 from models.accounts import Customer
 from models.clock import utcnow
 from models.errors import CustomerExists, EmailMismatch, InvitationExpired, InvitationNotValid
@@ -104,3 +105,4 @@ async def accept(invitation: Invitation, customer: Customer) -> None:
             at=now,
             actor=customer_actor(customer.id),
         )
+    await events.changed(invitation.id, invitation.inviter_id)

@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+import events
 from models import outbox
 from models.accounts import AdminUser, Customer
 from models.admin_invitations import Outcome, admin_actor, chunks, expire_lapsed, not_leased
@@ -86,7 +87,7 @@ async def discard(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
         row = rows.get(row_id)
         if row is None:
             refused[index] = NotFound("No such invitation.").at("ids", str(index))
-        elif await _cancel(row_id, admin_actor(admin), now, open_only=True):
+        elif await _cancel(row, admin_actor(admin), now, open_only=True):
             done[index] = row_id
         else:
             status = effective_status(await Invitation.get(id=row_id), now)
@@ -96,17 +97,19 @@ async def discard(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
     return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
 
 
-async def _cancel(row_id: int, actor: str, now: datetime, *, open_only: bool) -> bool:
+async def _cancel(row: Invitation, actor: str, now: datetime, *, open_only: bool) -> bool:
     """CANCELED, with history, if the row is open (and, with open_only, not expired)."""
-    query = Invitation.filter(id=row_id, status__in=list(OPEN_STATUSES))
+    query = Invitation.filter(id=row.id, status__in=list(OPEN_STATUSES))
     if open_only:
         query = query.filter(not_expired(now))
     async with in_transaction():
         changed = await query.update(status=InvitationStatus.CANCELED, updated_at=now)
         if changed:
             await InvitationStatusChange.create(
-                invitation_id=row_id, status=InvitationStatus.CANCELED, at=now, actor=actor
+                invitation_id=row.id, status=InvitationStatus.CANCELED, at=now, actor=actor
             )
+    if changed:
+        await events.changed(row.id, row.inviter_id)
     return bool(changed)
 
 
@@ -129,7 +132,7 @@ async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
         try:
             _check_resendable(row, now)
             if (row.website_id, row.email_key) in customers:
-                await _cancel(row.id, admin_actor(admin), now, open_only=False)
+                await _cancel(row, admin_actor(admin), now, open_only=False)
                 raise CustomerExists(
                     "The address now belongs to a customer of this website: discarded."
                 )
@@ -212,3 +215,4 @@ async def _requeue(
         raise AlreadyInvited("An open invitation to this address exists on this website.") from None
     if not changed:
         raise InvalidStatus("The invitation changed meanwhile: try again.")
+    await events.changed(row.id, row.inviter_id)

@@ -26,6 +26,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+import events
 from models import codes, outbox
 from models.accounts import AdminUser, Customer
 from models.clock import utcnow
@@ -93,7 +94,7 @@ async def expire_lapsed(
 ) -> None:
     """Store EXPIRED (with history) on open invitations to these addresses whose lifetime ran out,
     so the partial unique index lets the address be invited again."""
-    lapsed: list[int] = []
+    lapsed: list[tuple[int, int | None]] = []
     for chunk in chunks(keys):
         query = Invitation.filter(
             website_id=website_id,
@@ -103,9 +104,9 @@ async def expire_lapsed(
         )
         if except_id is not None:
             query = query.exclude(id=except_id)
-        found: list[Any] = await query.values_list("id", flat=True)
-        lapsed += [int(row_id) for row_id in found]
-    for row_id in lapsed:
+        found: list[Any] = await query.values_list("id", "inviter_id")
+        lapsed += [(int(row_id), inviter_id) for row_id, inviter_id in found]
+    for row_id, inviter_id in lapsed:
         async with in_transaction():
             changed = await Invitation.filter(
                 id=row_id, status__in=list(OPEN_STATUSES), expires_at__lte=now
@@ -117,6 +118,8 @@ async def expire_lapsed(
                     at=now,
                     actor=SYSTEM_ACTOR,
                 )
+        if changed:
+            await events.changed(row_id, inviter_id)
 
 
 async def open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set[str]:
@@ -216,6 +219,7 @@ async def create(
                 ).at("input", "emails", str(index))
     if created:
         outbox.mail_queued()
+        await events.publish(events.Change(row.id, row.inviter_id) for row in created)
     by_nonce = {row.code_nonce: row for row in created}
     return Outcome(
         invitations=[
@@ -303,6 +307,7 @@ async def update(
         ) from None
     if not changed:
         raise _not_editable(await Invitation.get(id=row.id), now)
+    await events.changed(row.id, row.inviter_id)
     return await Invitation.get(id=row.id)
 
 

@@ -171,6 +171,11 @@ def _within(column: str, span: TimeRange, name: str) -> Q:
     return Q(**bounds)
 
 
+async def grid_row(*, where: GridFilter, invitation_id: int, now: datetime) -> Invitation | None:
+    """The invitation with this id if the grid filter admits it (live updates filter alike)."""
+    return await Invitation.filter(where.condition(now), id=invitation_id).first()
+
+
 async def grid_page(
     *,
     where: GridFilter,

@@ -16,6 +16,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+import events
 from models import codes, outbox
 from models.accounts import Customer
 from models.clock import utcnow
@@ -141,6 +142,7 @@ async def send(
             refused[candidate.index] = AlreadyInvited().at("input", "emails", str(candidate.index))
     if created:
         outbox.mail_queued()
+        await events.publish(events.Change(row.id, inviter.id) for row in created.values())
     return SendOutcome(
         invitations=[created[i] for i in sorted(created)],
         errors=[refused[i] for i in sorted(refused)],
@@ -335,6 +337,11 @@ async def sent_by(
     return await fetch_page(query, sort_field="created_at", first=first, after=after)
 
 
+async def own_invitation(*, inviter_id: int, invitation_id: int) -> Invitation | None:
+    """The invitation with this id if this customer sent it."""
+    return await Invitation.get_or_none(id=invitation_id, inviter_id=inviter_id)
+
+
 # ---------------------------------------------------------------- canceling
 
 
@@ -360,6 +367,8 @@ async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
                 at=now,
                 actor=customer_actor(customer.id),
             )
+    if changed:
+        await events.changed(row.id, customer.id)
     if not changed:
         raise InvalidStatus(
             f"Only an invitation that is not sent or sent can be canceled; this one is "

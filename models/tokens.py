@@ -53,7 +53,11 @@ async def authenticate(token: str) -> Principal | None:
     """The principal of a token that exists, has not expired and is not revoked."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    digest = hash_token(token)
+    return await authenticate_digest(hash_token(token))
+
+
+async def authenticate_digest(digest: str) -> Principal | None:
+    """`authenticate` by the token's hash: a long-lived connection checks its token again."""
     row = (
         await AccessToken.filter(token_hash=digest, revoked_at=None, expires_at__gt=utcnow())
         .select_related("customer", "admin")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 
 import strawberry
 from strawberry.extensions import (
@@ -18,7 +18,15 @@ from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
 from models.accounts import Permission
-from resolvers import accounts, admin_invitations, invitations, reports, settings, store
+from resolvers import (
+    accounts,
+    admin_invitations,
+    invitations,
+    reports,
+    settings,
+    store,
+    subscriptions,
+)
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -32,7 +40,12 @@ from schema.admin_invitation import (
     ResendInvitationsPayload,
     UpdateInvitationPayload,
 )
-from schema.extensions import HideSuggestions, MaskUnexpectedErrors, StoreScope
+from schema.extensions import (
+    HideSuggestions,
+    MaskUnexpectedErrors,
+    StoreScope,
+    SubscriptionsOverWebSocket,
+)
 from schema.invitation import (
     CancelInvitationPayload,
     Invitation,
@@ -174,6 +187,26 @@ class Mutation:
     )
 
 
+@strawberry.type(
+    description="Live updates, over graphql-transport-ws on /graphql: sign in with "
+    '{"authorization": "Bearer <token>"} in the connection_init payload (or the upgrade request\'s '
+    "Authorization header)."
+)
+class Subscription:
+    my_invitation_updates: AsyncGenerator[Invitation, None] = strawberry.subscription(
+        resolver=subscriptions.my_invitation_updates,
+        permission_classes=[IsCustomer],
+        description="Each change of status or delivery of one of your own invitations, as it is "
+        "now (customer token).",
+    )
+    invitation_updates: AsyncGenerator[Invitation, None] = strawberry.subscription(
+        resolver=subscriptions.invitation_updates,
+        permission_classes=[CAN_INVITE],
+        description="Each change of status or delivery of an invitation the filter admits, as it "
+        "is now (admin: INVITATIONS).",
+    )
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=1024),
@@ -183,6 +216,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         DocumentShapeLimits,
         StoreScope,
+        SubscriptionsOverWebSocket,
         MaskUnexpectedErrors,
     ]
     if settings.is_production:
@@ -190,6 +224,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
     )

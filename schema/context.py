@@ -58,6 +58,8 @@ class Context:
     # A token was presented but is unknown, expired or revoked.
     bad_token: bool = False
     loaders: Loaders = field(default_factory=Loaders)
+    # The connection_init payload of a WebSocket connection (set by Strawberry).
+    connection_params: dict[str, object] | None = None
 
     @property
     def customer(self) -> Customer | None:

@@ -78,6 +78,12 @@ class RateLimited(ClientError):
     code = "RATE_LIMITED"
 
 
+class SlowConsumer(ClientError):
+    """A subscription's client read its updates more slowly than they came: it was ended."""
+
+    code = "SLOW_CONSUMER"
+
+
 class BadRequest(ClientError):
     code = "BAD_REQUEST"
 

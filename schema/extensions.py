@@ -1,5 +1,5 @@
-"""Schema extensions: the Store header check, the masking of unexpected errors, and hiding the
-schema's names from error messages in production."""
+"""Schema extensions: the Store header check, subscriptions only over WebSocket, the masking of
+unexpected errors, and hiding the schema's names from error messages in production."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import logging
 from collections.abc import Iterator
 
 from graphql import ExecutionResult, GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from schema.errors import INTERNAL_CODE, BadRequest
 
@@ -22,6 +24,23 @@ class StoreScope(SchemaExtension):
         if ctx.store is None:
             error = BadRequest(f"Unknown store view code in the Store header: {ctx.store_code!r}.")
             self.execution_context.result = ExecutionResult(data=None, errors=[error])
+        yield
+
+
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """Subscriptions over WebSocket, and nothing else over it: a connection signs in once, and
+    only subscriptions check its token again, so queries and mutations go over HTTP POST."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        over_websocket = isinstance(context.context.request, WebSocket)
+        subscription = context.operation_type is OperationType.SUBSCRIPTION
+        if over_websocket and not subscription:
+            error = BadRequest("Over WebSocket, only subscriptions: send this over HTTP POST.")
+            context.result = ExecutionResult(data=None, errors=[error])
+        elif subscription and not over_websocket:
+            error = BadRequest("Subscriptions run over WebSocket (graphql-transport-ws) only.")
+            context.result = ExecutionResult(data=None, errors=[error])
         yield
 
 

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from config import Settings
 from models.store import find_store_view
@@ -79,3 +81,27 @@ class GraphQLView(GraphQL[Context, None]):
             bad_token=token is not None and principal is None,
             rate_limits=self.rate_limits,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws `connection_init`: its payload may sign in and pick the store view,
+        as browsers cannot set headers on a WebSocket.
+
+        `{"authorization": "Bearer <token>", "store": "<code>"}` (or capitalised, as GraphiQL sends
+        its Headers pane); a token there replaces the upgrade request's. A token that is unknown,
+        expired or revoked closes the socket (4403).
+        """
+        params = context.connection_params or {}
+        authorization = params.get("authorization", params.get("Authorization"))
+        if authorization is not None:
+            token = bearer_token(authorization) if isinstance(authorization, str) else None
+            principal = await authenticate(token) if token else None
+            if principal is None:
+                raise ConnectionRejectionError
+            context.principal, context.bad_token = principal, False
+        if context.bad_token:
+            raise ConnectionRejectionError
+        store_code = params.get("store", params.get("Store"))
+        if isinstance(store_code, str):
+            context.store_code = store_code
+            context.store = await find_store_view(store_code.strip())
+        return UNSET

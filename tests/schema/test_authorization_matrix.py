@@ -3,6 +3,8 @@
 The fields come from the schema built from code, so a new field without a rule here fails
 `test_every_field_has_a_rule`. Each rule is then tried with five principals: nobody, the customer
 who owns the data, another customer, an admin without the rule's permission, an admin with it.
+Subscriptions are tried over a real WebSocket: an allowed one must receive a change of Alice's
+invitation (the other customer must not), a refused one gets the protocol's error message.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from graphql import (
     parse,
 )
 
+import events
 from config import Settings
 from models.accounts import Customer, Permission
 from models.invitation import Invitation, InvitationStatus
@@ -40,6 +43,7 @@ from tests.helpers import (
     store_view,
 )
 from tests.invitation_factories import code_of, make_invitation
+from tests.live import live_client, live_server
 
 SCHEMA = build_schema(Settings(secret_key=TEST_SECRET))._schema
 
@@ -322,6 +326,15 @@ RULES: dict[str, Rule] = {
             ),
         ),
     ),
+    # ---------------------------------------------------------------- Subscription
+    "Subscription.myInvitationUpdates": Rule(
+        Who.CUSTOMER, probes=(Probe("subscription { myInvitationUpdates { email } }"),)
+    ),
+    "Subscription.invitationUpdates": Rule(
+        Who.ADMIN,
+        Permission.INVITATIONS,
+        probes=(Probe("subscription { invitationUpdates { email } }"),),
+    ),
     # ---------------------------------------------------------------- admin-only fields
     **{
         f"Invitation.{name}": Rule(
@@ -453,11 +466,19 @@ def probe_fields(document: str) -> list[str]:
     return [s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)]
 
 
-def _exercisable(document: str) -> bool:
-    """Whether every root field the document calls exists (fields of other branches may not)."""
+def _operation_type(document: str) -> OperationType:
     operation = parse(document).definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
-    root = SCHEMA.query_type if operation.operation is OperationType.QUERY else SCHEMA.mutation_type
+    return operation.operation
+
+
+def _exercisable(document: str) -> bool:
+    """Whether every root field the document calls exists (fields of other branches may not)."""
+    root = {
+        OperationType.QUERY: SCHEMA.query_type,
+        OperationType.MUTATION: SCHEMA.mutation_type,
+        OperationType.SUBSCRIPTION: SCHEMA.subscription_type,
+    }[_operation_type(document)]
     assert root is not None
     return all(name in root.fields for name in probe_fields(document))
 
@@ -480,12 +501,17 @@ def _cases() -> list[Any]:
 
 
 @pytest.mark.parametrize(("name", "probe_index", "principal"), _cases())
-async def test_rule(gql: GraphQLClient, name: str, probe_index: int, principal: str) -> None:
+async def test_rule(
+    gql: GraphQLClient, settings: Settings, name: str, probe_index: int, principal: str
+) -> None:
     rule = RULES[name]
     probe = rule.probes[probe_index]
     world = await _world()
     token = await _token(principal, rule, world)
 
+    if _operation_type(probe.document) is OperationType.SUBSCRIPTION:
+        await _subscribe(settings, probe.document, token, world, principal, rule)
+        return
     body = await gql(probe.document, probe.variables(world), token=token)
 
     code = expected(rule, principal)
@@ -503,6 +529,28 @@ async def test_rule(gql: GraphQLClient, name: str, probe_index: int, principal: 
             assert error["path"][-1] in (root_field, field_name), body
             # ...and nothing of it is answered.
             assert _value_at(body["data"], error["path"]) is None, body
+
+
+async def _subscribe(
+    settings: Settings, document: str, token: str | None, world: World, principal: str, rule: Rule
+) -> None:
+    """Over WebSocket: refused with `code`, or allowed and then told of Alice's change (the other
+    customer, allowed too, hears nothing of it)."""
+    root_field = next(iter(probe_fields(document)))
+    code = expected(rule, principal)
+    async with live_server(settings) as url, live_client(url, token=token) as client:
+        await client.subscribe(document, wait=code is None)
+        if code is not None:
+            message = await client.receive()
+            assert message["type"] == "error", message
+            assert {e["extensions"]["code"] for e in message["payload"]} == {code}, message
+            return
+        await events.changed(world.alice_invitation_id, world.alice.id)
+        if principal == "other customer":
+            await client.nothing_within(0.2)
+        else:
+            invitation = await client.next_invitation(root_field)
+            assert invitation["email"] == "alices-friend@example.com"
 
 
 def _value_at(data: Any, path: list[str | int]) -> Any:

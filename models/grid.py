@@ -10,6 +10,10 @@ group) is the lowest value on every database (see models.pagination).
 Filtering: every condition given narrows the rows; an empty list filters nothing out (like
 Magento's "All Websites"). Substring searches are case-insensitive and take `%` and `_`
 literally. Ranges include both ends. A bad argument is an InvalidInput at its path.
+
+totalCount: a filter made only of status, delivery state, websites, store views, invitee groups
+and createdByAdmin is counted from the summary counts that triggers keep (models.invitation_counts),
+exactly and in about the same time at any size; any other filter by an exact COUNT of its rows.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ rows, or a COPY of a million, costs one upsert per combination). Concurrent writ
 combination wait for each other on its summary row until they commit; the upserts take the rows
 in one order, so two statements cannot deadlock on them.
 
+On SQLite, Tortoise reports the rows a statement changed as the connection's total_changes,
+which counts the trigger writes too: an UPDATE of one invitation reports 3. Truthiness is still
+right (no row matched, no trigger fired); code that needs the exact number counts RETURNING rows
+(mailer/outbox.py).
+
 `count_in_scope` answers the grid's totalCount from these rows plus, when a status filter has to
 tell an open invitation past its expiry (which reads EXPIRED) from one that is not, an exact
 count of the open rows whose `expires_at` has passed — one range of the (status, expires_at)

@@ -11,8 +11,9 @@ whatever writes them (the ORM, a bulk INSERT, COPY, a console). Rows whose count
 SQLite fires a row trigger per row. PostgreSQL fires one statement trigger per statement with
 the changed rows as transition tables, and adds their counts grouped (a bulk insert of 10,000
 rows, or a COPY of a million, costs one upsert per combination). Concurrent writers of the same
-combination wait for each other on its summary row until they commit; the upserts take the rows
-in one order, so two statements cannot deadlock on them.
+combination wait for each other on its summary row until they commit; each statement takes the
+rows in key order, so two single statements do not deadlock on them (transactions of several
+statements that touch the same combinations in opposite orders could; PostgreSQL then aborts one).
 
 On SQLite, Tortoise reports the rows a statement changed as the connection's total_changes,
 which counts the trigger writes too: an UPDATE of one invitation reports 3. Truthiness is still
@@ -21,8 +22,8 @@ right (no row matched, no trigger fired); code that needs the exact number count
 
 `count_in_scope` answers the grid's totalCount from these rows plus, when a status filter has to
 tell an open invitation past its expiry (which reads EXPIRED) from one that is not, an exact
-count of the open rows whose `expires_at` has passed — one range of the (status, expires_at)
-index, empty when invitations do not expire.
+count of the open rows whose `expires_at` has passed — one range of the partial index of the
+invitations with a lifetime (migration 0004), empty when invitations do not expire.
 """
 
 from __future__ import annotations

@@ -90,9 +90,13 @@ def _client() -> BaseDBAsyncClient:
 
 
 async def _write(sql: str, params: Sequence[Any], client: BaseDBAsyncClient | None = None) -> int:
+    """The rows the statement wrote, counted from its RETURNING rows: Tortoise's SQLite rowcount
+    (total_changes) would also count the rows the invitation_count triggers write."""
     client = client or _client()
-    rowcount, _ = await client.execute_query(_Sql(client).query(sql), list(params))
-    return rowcount
+    rows = await client.execute_query_dict(
+        _Sql(client).query(f"{sql} RETURNING 1 AS written"), list(params)
+    )
+    return len(rows)
 
 
 async def _recorded(row: Claimed, rowcount: int) -> bool:

@@ -9,6 +9,7 @@ from models.invitation import (
     InvitationStatusChange,
     Referral,
 )
+from models.invitation_counts import InvitationCount
 from models.store import CustomerGroup, StoreView, Website
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "CustomerGroup",
     "DeliveryState",
     "Invitation",
+    "InvitationCount",
     "InvitationStatus",
     "InvitationStatusChange",
     "Permission",

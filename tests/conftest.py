@@ -65,6 +65,7 @@ TABLES = (
     "referral",
     "invitation_status_change",
     "invitation",
+    "invitation_count",
     "access_token",
     "customer",
     "admin_user",

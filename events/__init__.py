@@ -3,7 +3,9 @@
 Every write that changes an invitation's status or delivery state calls `publish` after its
 transaction committed, with ids only. On SQLite the event goes straight to this process's broker
 (several processes on one SQLite file cannot share events). On PostgreSQL it goes out as a NOTIFY,
-and every serving process LISTENs (events.postgres), its own process included.
+and every serving process LISTENs (events.postgres), its own process included. A hot path that
+changes one row per statement (the mailer) may instead fold the NOTIFY into that statement
+(`postgres.notifying`): PostgreSQL delivers it at commit, so "after commit" still holds.
 
 A package of its own rather than a module of models/: both models/ and mailer/ publish, the schema
 subscribes, and the PostgreSQL side owns a connection outside Tortoise.

@@ -1,6 +1,7 @@
 """Events between processes on PostgreSQL: NOTIFY to publish, one LISTEN connection per process.
 
-Publishers send `NOTIFY` through Tortoise's pool after their transaction committed. Each serving
+Publishers send `NOTIFY` through Tortoise's pool after their transaction committed, or fold it
+into a single write's own statement (`notifying`: one round trip, delivered at commit). Each serving
 process keeps one dedicated asyncpg connection (not from the pool: a pooled connection would be
 handed to requests and lose its LISTEN) that hands every notification to the local broker. The
 process's own changes come back the same way, so each change reaches each subscriber once.
@@ -49,6 +50,28 @@ def decode(payload: str) -> list[Change]:
     except (ValueError, TypeError):
         logger.warning("ignoring a malformed notification on %s", CHANNEL)
         return []
+
+
+def notifying(statement: str) -> str:
+    """`statement` (a write ending in `RETURNING id, inviter_id`), NOTIFYing each row it changed.
+
+    One round trip instead of the write and then `notify`: PostgreSQL delivers a NOTIFY when its
+    transaction commits, so listeners still learn of a change only once it is committed. The
+    result is one row whose `changed` counts the rows written. Unlike `publish`, a NOTIFY that
+    fails here fails the write; PostgreSQL refuses one only when its notification queue (8 GB) is
+    full. The payload is `encode`'s, one change per notification.
+    """
+    return f"WITH changed AS ({statement}) {notify_each('changed')}"
+
+
+def notify_each(rows: str) -> str:
+    """A SELECT that NOTIFYs each row (`id`, `inviter_id`) of `rows` and counts them as `changed`.
+
+    For the end of a statement whose earlier parts (a CTE named `rows`) wrote those rows.
+    """
+    payload = "'[[' || id || ',' || coalesce(inviter_id::text, 'null') || ']]'"
+    # Fixed fragments only: `rows` is the caller's CTE name, never a value.
+    return f"SELECT count(pg_notify('{CHANNEL}', {payload})) AS changed FROM {rows}"  # noqa: S608
 
 
 async def notify(changes: Sequence[Change]) -> None:

@@ -417,7 +417,7 @@ def median(runs: list[Run]) -> Figures:
 
 
 def bench_database(
-    label: str, url: str, wrk: str, rounds: int, seconds: int
+    label: str, url: str, wrk: str, cases: tuple[Case, ...], rounds: int, seconds: int
 ) -> dict[tuple[str, int], tuple[Figures, Figures]]:
     began = time.perf_counter()
     tokens = seed_in_child(url)
@@ -427,7 +427,7 @@ def bench_database(
         check_same_answers(graphql, raw, tokens)
         print(f"{label}: both servers answer the same bytes for the reads", flush=True)
         bodies: dict[tuple[str, str], Path] = {}
-        for case in CASES:
+        for case in cases:
             for server, body in ((graphql, case.graphql_body), (raw, case.raw_body)):
                 bodies[case.name, server.name] = Path(tmp) / f"{case.name}-{server.name}.json"
                 bodies[case.name, server.name].write_text(json.dumps(body))
@@ -444,14 +444,14 @@ def bench_database(
                 secs,
             )
 
-        for case in CASES:  # warm up: imports, caches, the statement caches of the pool
+        for case in cases:  # warm up: imports, caches, the statement caches of the pool
             for server in (graphql, raw):
                 drive(case, server, 32, 1, "w")
         runs: dict[tuple[str, int, str], list[Run]] = {}
         for n in range(rounds):
             # Alternate which server goes first, so that drift in the machine evens out.
             pair = (graphql, raw) if n % 2 == 0 else (raw, graphql)
-            for case in CASES:
+            for case in cases:
                 for conns in CONNECTIONS:
                     for server in pair:
                         run = drive(case, server, conns, seconds, f"r{n}")
@@ -463,7 +463,7 @@ def bench_database(
             median(runs[case.name, conns, "graphql"]),
             median(runs[case.name, conns, "raw"]),
         )
-        for case in CASES
+        for case in cases
         for conns in CONNECTIONS
     }
     print_table(label, results, rounds, seconds)
@@ -516,6 +516,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument(
+        "--cases",
+        default=",".join(c.name for c in CASES),
+        help="which of " + ", ".join(c.name for c in CASES) + " (myInvitations is always run)",
+    )
     parser.add_argument("--seed", help=argparse.SUPPRESS)
     parser.add_argument("--serve-raw", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -525,6 +530,8 @@ def main() -> None:
     if args.serve_raw:
         serve_raw()
         return
+    wanted = {"myInvitations", *args.cases.split(",")}
+    cases = tuple(c for c in CASES if c.name in wanted)
     wrk = find_wrk()
     cpu = next(
         (
@@ -541,13 +548,13 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = bench_database(
-            "SQLite", f"sqlite://{tmp}/bench.sqlite3", wrk, args.rounds, args.seconds
+            "SQLite", f"sqlite://{tmp}/bench.sqlite3", wrk, cases, args.rounds, args.seconds
         )
         results["SQLite"] = sqlite
     if pg_url:
         with postgres_database(pg_url) as url:
             results["PostgreSQL"] = bench_database(
-                "PostgreSQL", url, wrk, args.rounds, args.seconds
+                "PostgreSQL", url, wrk, cases, args.rounds, args.seconds
             )
     for label, by_case in results.items():
         ours, theirs = by_case["myInvitations", 32]

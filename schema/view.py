@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,6 +57,14 @@ class GraphQLView(GraphQL[Context, None]):
         if _SURROGATE_ESCAPE.search(raw) and _has_unencodable_text(decoded):
             raise HTTPException(400, "The request body holds text that is not valid Unicode.")
         return decoded
+
+    def encode_json(self, data: object) -> str:
+        # orjson writes a page of rows several times faster than json.dumps (and UTF-8 rather
+        # than \u escapes). Text, not bytes: bytes would make WebSocket messages binary frames.
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:  # a lone surrogate, which orjson refuses and json escapes
+            return super().encode_json(data)  # type: ignore[return-value]
 
     def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

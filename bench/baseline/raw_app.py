@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,17 +37,6 @@ from models.invitation import Invitation
 from models.rate_limit import Action, Limit, RateLimits
 from models.store import CustomerGroup, StoreView, Website, find_store_view
 from models.tokens import Principal, authenticate
-
-Encoder = Callable[[Any], bytes]
-
-
-def json_encoder() -> Encoder:
-    """The encoder the GraphQL service uses, so that the bytes compare (bench/graphql.py)."""
-    try:
-        import orjson
-    except ImportError:  # the service then encodes as Strawberry does by default
-        return lambda data: json.dumps(data, separators=(",", ":")).encode()
-    return orjson.dumps
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -75,7 +65,6 @@ async def by_id(model: type[Model], ids: Iterable[int | None]) -> dict[int, Any]
 
 
 def create_raw_app(settings: Settings) -> Starlette:
-    encode = json_encoder()
     limits = RateLimits(
         {
             Action.SEND_INVITATIONS: Limit(
@@ -88,7 +77,8 @@ def create_raw_app(settings: Settings) -> Starlette:
     )
 
     def answer(data: dict[str, Any]) -> Response:
-        return Response(encode(data), media_type="application/json")
+        # The service's encoder too (schema/view.py), so that the bytes compare.
+        return Response(orjson.dumps(data), media_type="application/json")
 
     def refused(status: int = 401) -> Response:
         return JSONResponse({"error": "not allowed"}, status_code=status)

@@ -252,6 +252,11 @@ class Server:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
@@ -373,17 +378,29 @@ def find_wrk() -> str:
 
 
 @dataclass(frozen=True)
-class Run:
+class Figures:
     rps: float
     p50_ms: float
     p99_ms: float
+    # CPU time of the server process (all its threads) per request: steadier than req/s on a
+    # shared machine.
+    cpu_ms: float
 
 
 def load(
-    wrk: str, url: str, body_file: Path, token: str, prefix: str, conns: int, secs: int
-) -> Run:
+    wrk: str,
+    server: Server,
+    path: str,
+    body_file: Path,
+    token: str,
+    prefix: str,
+    conns: int,
+    secs: int,
+) -> Figures:
     # One wrk thread: it keeps 32 connections busy and leaves the second core to the server.
+    url = server.url(path)
     command = [wrk, "-t1", f"-c{conns}", f"-d{secs}s", "--timeout", "10s", "-s", str(LUA), url]
+    cpu_before = server.cpu_seconds()
     done = subprocess.run(
         [*command, "--", str(body_file), token, prefix],
         check=True,
@@ -394,25 +411,20 @@ def load(
     figures = json.loads(line.removeprefix("WRK "))
     if figures["socket_errors"] or figures["status_errors"]:
         raise SystemExit(f"errors under load at {url}: {figures}")
-    return Run(
+    return Figures(
         rps=figures["requests"] / (figures["duration_us"] / 1e6),
         p50_ms=figures["p50_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
+        cpu_ms=(server.cpu_seconds() - cpu_before) * 1000 / max(figures["requests"], 1),
     )
 
 
-@dataclass(frozen=True)
-class Figures:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-
-
-def median(runs: list[Run]) -> Figures:
+def median(runs: list[Figures]) -> Figures:
     return Figures(
         rps=statistics.median(r.rps for r in runs),
         p50_ms=statistics.median(r.p50_ms for r in runs),
         p99_ms=statistics.median(r.p99_ms for r in runs),
+        cpu_ms=statistics.median(r.cpu_ms for r in runs),
     )
 
 
@@ -432,11 +444,11 @@ def bench_database(
                 bodies[case.name, server.name] = Path(tmp) / f"{case.name}-{server.name}.json"
                 bodies[case.name, server.name].write_text(json.dumps(body))
 
-        def drive(case: Case, server: Server, conns: int, secs: int, tag: str) -> Run:
-            path = "/graphql" if server is graphql else case.raw_path
+        def drive(case: Case, server: Server, conns: int, secs: int, tag: str) -> Figures:
             return load(
                 wrk,
-                server.url(path),
+                server,
+                "/graphql" if server is graphql else case.raw_path,
                 bodies[case.name, server.name],
                 tokens[case.token],
                 f"{run_id}{tag}{server.name}{conns}",
@@ -447,7 +459,7 @@ def bench_database(
         for case in cases:  # warm up: imports, caches, the statement caches of the pool
             for server in (graphql, raw):
                 drive(case, server, 32, 1, "w")
-        runs: dict[tuple[str, int, str], list[Run]] = {}
+        runs: dict[tuple[str, int, str], list[Figures]] = {}
         for n in range(rounds):
             # Alternate which server goes first, so that drift in the machine evens out.
             pair = (graphql, raw) if n % 2 == 0 else (raw, graphql)
@@ -478,6 +490,7 @@ def print_table(
     head = (
         f"{'case':<16}{'conns':>6}{'graphql req/s':>15}{'raw req/s':>11}{'ratio':>7}"
         f"{'graphql p50/p99 ms':>21}{'raw p50/p99 ms':>17}{'p99 ×':>7}"
+        f"{'CPU ms/req g/raw':>18}"
     )
     print(head)
     print("-" * len(head))
@@ -488,6 +501,7 @@ def print_table(
             f"{f'{ours.p50_ms:.1f} / {ours.p99_ms:.1f}':>21}"
             f"{f'{theirs.p50_ms:.1f} / {theirs.p99_ms:.1f}':>17}"
             f"{ours.p99_ms / theirs.p99_ms:>7.2f}"
+            f"{f'{ours.cpu_ms:.2f} / {theirs.cpu_ms:.2f}':>18}"
         )
     print()
 

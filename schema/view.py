@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from config import Settings
-from models.store import find_store_view
+from models.store import StoreViewCache
 from models.tokens import authenticate
 from schema.context import Context, rate_limits
 
@@ -70,12 +70,13 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(*args, **kwargs)
         self.settings = settings
         self.rate_limits = rate_limits(settings)
+        self.store_views = StoreViewCache()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         store_code = request.headers.get("store")
-        store = await find_store_view(store_code.strip() if store_code else None)
+        store = await self.store_views.find(store_code.strip() if store_code else None)
         token = bearer_token(request.headers.get("authorization"))
         principal = await authenticate(token) if token else None
         return Context(

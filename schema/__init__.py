@@ -33,6 +33,7 @@ from schema.admin_invitation import (
     ResendInvitationsPayload,
     UpdateInvitationPayload,
 )
+from schema.execution import ExecutionContext
 from schema.extensions import HideSuggestions, MaskUnexpectedErrors, StoreScope
 from schema.invitation import (
     CancelInvitationPayload,
@@ -198,4 +199,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+        execution_context_class=ExecutionContext,
     )

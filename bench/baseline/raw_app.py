@@ -6,8 +6,9 @@ difference between the two servers is therefore the GraphQL layer: parsing, vali
 context, extensions, permission checks, resolvers and serialization.
 
 What a hand-written endpoint needs is kept: the token look-up on every request, the admin's
-permission, the store view and the rate limit where sending needs them. What only GraphQL's
-generality needs is not: no store look-up for the reads (they do not depend on the store).
+permission, the store view (from the same short-lived cache as the service) and the rate limit
+where sending needs them. What only GraphQL's generality needs is not: no store look-up for the
+reads, which do not depend on the store.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from models.clock import utcnow
 from models.errors import DomainError
 from models.invitation import Invitation
 from models.rate_limit import Action, Limit, RateLimits
-from models.store import CustomerGroup, StoreView, Website, find_store_view
+from models.store import CustomerGroup, StoreView, StoreViewCache, Website
 from models.tokens import Principal, authenticate
 
 
@@ -75,6 +76,7 @@ def create_raw_app(settings: Settings) -> Starlette:
         window_seconds=settings.rate_limit_window_seconds,
         max_keys=settings.rate_limit_max_keys,
     )
+    store_views = StoreViewCache()  # as the service's view does
 
     def answer(data: dict[str, Any]) -> Response:
         # The service's encoder too (schema/view.py), so that the bytes compare.
@@ -176,7 +178,7 @@ def create_raw_app(settings: Settings) -> Starlette:
         if principal is None or principal.customer is None:
             return refused()
         inviter = principal.customer
-        store = await find_store_view(request.headers.get("store"))
+        store = await store_views.find(request.headers.get("store"))
         if store is None:
             return refused(400)
         client = request.client.host if request.client else "unknown"

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from strawberry.http.websocket_origin import normalize_allowed_origins
+from tortoise.backends.base.config_generator import expand_db_url
 
 DEVELOPMENT_SECRET = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
 
@@ -134,10 +135,28 @@ def _sqlite_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+async def _keep_session(connection: object) -> None:
+    """Releases a pooled PostgreSQL connection without asyncpg's reset query.
+
+    That query (RESET ALL, UNLISTEN *, CLOSE ALL, advisory unlocks) costs a round trip after every
+    ORM query and undoes session state that this service never leaves behind: no SET, no advisory
+    locks, no cursors outside transactions; a LISTEN belongs on a connection of its own, never on
+    one of the pool. asyncpg still rolls back a transaction left open when a connection is released.
+    """
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    if url.startswith("sqlite://"):
+        return _sqlite_url(url)
+    connection = expand_db_url(url)
+    if connection["engine"] == "tortoise.backends.asyncpg":
+        connection["credentials"]["reset"] = _keep_session
+    return connection
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
-    url = _sqlite_url(database_url) if database_url.startswith("sqlite://") else database_url
     return {
-        "connections": {"default": url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             "models": {
                 "models": ["models"],

@@ -20,7 +20,9 @@ def ensure_sqlite_directory(database_url: str) -> None:
 
 async def migrate(config: dict[str, Any]) -> None:
     """Apply every committed migration that the database has not seen yet."""
-    ensure_sqlite_directory(config["connections"]["default"])
+    connection = config["connections"]["default"]
+    if isinstance(connection, str):  # PostgreSQL's is a dict (config.tortoise_config)
+        ensure_sqlite_directory(connection)
     async with TortoiseContext() as ctx:
         await ctx.init(config=config, init_connections=False)
         await migrate_api(config=config)

@@ -19,6 +19,8 @@ from models.store import Website
 from models.tokens import IssuedToken, issue_token
 from models.validation import email_key
 
+MAX_USERNAME_LENGTH = 64  # AdminUser.username
+
 Account = TypeVar("Account", Customer, AdminUser)
 
 
@@ -65,6 +67,9 @@ async def sign_in_customer(
 
 
 async def sign_in_admin(*, username: str, password: str, policy: SignInPolicy) -> IssuedToken:
-    admin = await AdminUser.get_or_none(username=username.strip(), is_active=True)
+    name = username.strip()
+    # A name longer than the column names nobody (and Tortoise refuses it as a filter value).
+    fits = len(name) <= MAX_USERNAME_LENGTH
+    admin = await AdminUser.get_or_none(username=name, is_active=True) if fits else None
     admin = await _check_password(admin, password, policy)
     return await issue_token(admin=admin, ttl_seconds=policy.token_ttl_seconds)

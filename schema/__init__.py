@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, Callable
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -40,6 +41,7 @@ from schema.admin_invitation import (
     ResendInvitationsPayload,
     UpdateInvitationPayload,
 )
+from schema.execution import ExecutionContext
 from schema.extensions import (
     HideSuggestions,
     MaskUnexpectedErrors,
@@ -208,11 +210,16 @@ class Subscription:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limiters' rule classes are built once: ValidationCache is keyed by the rules, and the
+    # limiters build a new class per instance, so one per request would miss on every request.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         DocumentShapeLimits,
         StoreScope,
@@ -227,4 +234,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+        execution_context_class=ExecutionContext,
     )

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +16,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from config import Settings
-from models.store import find_store_view
+from models.store import StoreViewCache
 from models.tokens import authenticate
 from schema.context import Context, rate_limits
 
@@ -59,16 +60,25 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "The request body holds text that is not valid Unicode.")
         return decoded
 
+    def encode_json(self, data: object) -> str:
+        # orjson writes a page of rows several times faster than json.dumps (and UTF-8 rather
+        # than \u escapes). Text, not bytes: bytes would make WebSocket messages binary frames.
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:  # a lone surrogate, which orjson refuses and json escapes
+            return super().encode_json(data)  # type: ignore[return-value]
+
     def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
         self.rate_limits = rate_limits(settings)
+        self.store_views = StoreViewCache()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         store_code = request.headers.get("store")
-        store = await find_store_view(store_code.strip() if store_code else None)
+        store = await self.store_views.find(store_code.strip() if store_code else None)
         token = bearer_token(request.headers.get("authorization"))
         principal = await authenticate(token) if token else None
         return Context(
@@ -103,5 +113,5 @@ class GraphQLView(GraphQL[Context, None]):
         store_code = params.get("store", params.get("Store"))
         if isinstance(store_code, str):
             context.store_code = store_code
-            context.store = await find_store_view(store_code.strip())
+            context.store = await self.store_views.find(store_code.strip())
         return UNSET

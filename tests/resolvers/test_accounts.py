@@ -288,6 +288,13 @@ async def test_admin_lockout_and_uniform_errors(gql: GraphQLClient) -> None:
     assert codes == ["INVALID_CREDENTIALS"] * 4 + ["ACCOUNT_LOCKED"]
 
 
+async def test_an_overlong_admin_username_is_an_unknown_one(gql: GraphQLClient) -> None:
+    # Found by the fuzzer: Tortoise refused the filter value and the request failed INTERNAL.
+    body = await gql(ADMIN_SIGN_IN, {"username": "Ṱ̺̺̕o͞" * 100, "password": PASSWORD})
+
+    assert body["data"]["generateAdminToken"]["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+
+
 async def test_store_lists_refuse_customers_and_anonymous(gql: GraphQLClient) -> None:
     token = await customer_token(await make_customer())
 

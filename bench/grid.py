@@ -29,7 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Replace, not prepend: bench/ on the path would let bench/graphql.py shadow the graphql package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import asyncpg
 from tortoise import Tortoise, connections

@@ -21,7 +21,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Replace, not prepend: bench/ on the path would let bench/graphql.py shadow the graphql package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import aiosmtplib
 from tortoise import Tortoise

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Replace, not prepend: bench/ on the path would let bench/graphql.py shadow the graphql package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import asyncpg
 from tortoise import Tortoise

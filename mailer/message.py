@@ -17,7 +17,7 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from models.identities import Sender
 from models.invitation_settings import BUILT_IN_TEMPLATE, KNOWN_TEMPLATES
@@ -54,6 +54,8 @@ class Rendered:
 
 def one_line(value: str) -> str:
     """The value with every control or line-breaking character turned into one space."""
+    if value.isprintable():  # the common case, without a look at each character
+        return " ".join(value.split())
     return " ".join("".join(c if c.isprintable() else " " for c in value).split())
 
 
@@ -92,19 +94,58 @@ def _templates(template: str, locale: str) -> tuple[Template, Template, Template
 
 
 def render(mail: InvitationMail) -> Rendered:
-    subject_template, text_template, html_template = _templates(mail.template, mail.locale)
-    values = {
-        "inviter": one_line(mail.inviter_name) if mail.inviter_name else None,
-        "store": one_line(mail.store_name),
-        "url": mail.url,
-        "message": "\n".join(_lines(mail.message)).strip() if mail.message else None,
-    }
+    """The subject, text and HTML of `mail`.
+
+    What an e-mail says but its link is the same for every invitation with the same wording
+    (template, locale, inviter, store, message): that is rendered once, with a mark where the link
+    goes, and each e-mail only puts its own link in.
+    """
+    inviter = one_line(mail.inviter_name) if mail.inviter_name else None
+    message = "\n".join(_lines(mail.message)).strip() if mail.message else None
+    wording = _wording(mail.template, mail.locale, inviter, one_line(mail.store_name), message)
+    if wording is None:
+        return _render(
+            mail.template, mail.locale, inviter, one_line(mail.store_name), message, mail.url
+        )
+    return _with_link(wording, mail.url)
+
+
+# Letters and digits only: no escaping or line wrapping changes it.
+_LINK_MARK = f"invitationlink{secrets.token_hex(12)}"
+# A link with what HTML escaping changes, to check that a wording takes any link as it is.
+_PROBE_LINK = "https://probe.invalid/invitation/accept?code=Ab-_09&store=a<b>'c\"d"
+
+
+def _render(
+    template: str, locale: str, inviter: str | None, store: str, message: str | None, url: str
+) -> Rendered:
+    subject_template, text_template, html_template = _templates(template, locale)
+    values = {"inviter": inviter, "store": store, "url": url, "message": message}
     subject = one_line(subject_template.render(values))
     return Rendered(
         subject=subject,
         text=text_template.render(values),
         html=html_template.render(values, subject=subject),
     )
+
+
+def _with_link(wording: Rendered, url: str) -> Rendered:
+    return Rendered(
+        subject=wording.subject.replace(_LINK_MARK, url),
+        text=wording.text.replace(_LINK_MARK, url),
+        html=wording.html.replace(_LINK_MARK, str(escape(url))),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _wording(
+    template: str, locale: str, inviter: str | None, store: str, message: str | None
+) -> Rendered | None:
+    """The wording with the link's mark; None when a template does more with the link than
+    print it (then every e-mail is rendered whole)."""
+    wording = _render(template, locale, inviter, store, message, _LINK_MARK)
+    probe = _render(template, locale, inviter, store, message, _PROBE_LINK)
+    return wording if _with_link(wording, _PROBE_LINK) == probe else None
 
 
 def build(mail: InvitationMail) -> bytes:
@@ -114,7 +155,9 @@ def build(mail: InvitationMail) -> bytes:
     2 ms per message re-parsing every header: the mailer's throughput is bound by it.
     """
     rendered = render(mail)
-    boundary = f"=_invitation_{secrets.token_hex(12)}"
+    # Both parts are quoted-printable, where "=" only ever starts "=XX" or a soft line break:
+    # a boundary starting with "=_" cannot occur in them, so it needs no randomness.
+    boundary = f"=_invitation_{mail.invitation_id}"
     sender = formataddr((one_line(mail.sender.name), _address(mail.sender.email)), "utf-8")
     headers = (
         f"Subject: {_header_text(rendered.subject)}",

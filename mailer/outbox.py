@@ -59,11 +59,12 @@ class Claimed:
     in_doubt: bool
 
 
-class _Sql:
+class Sql:
     """The two dialects' spelling of the database clock and of parameters."""
 
-    def __init__(self, client: BaseDBAsyncClient) -> None:
-        self.postgres = client.capabilities.dialect == "postgres"
+    def __init__(self, client: BaseDBAsyncClient | None = None) -> None:
+        """The dialect of `client`; SQLite's without one."""
+        self.postgres = client is not None and client.capabilities.dialect == "postgres"
 
     def now(self) -> str:
         return "clock_timestamp()" if self.postgres else self.now_sqlite()
@@ -99,7 +100,7 @@ async def _write(sql: str, params: Sequence[Any], client: BaseDBAsyncClient | No
     (total_changes) would also count the rows the invitation_count triggers write."""
     client = client or _client()
     rows = await client.execute_query_dict(
-        _Sql(client).query(f"{sql} RETURNING 1 AS written"), list(params)
+        Sql(client).query(f"{sql} RETURNING 1 AS written"), list(params)
     )
     return len(rows)
 
@@ -115,7 +116,7 @@ async def _recorded(row: Claimed, rowcount: int) -> bool:
 async def _record(row: Claimed, sql: str, params: Sequence[Any]) -> bool:
     """Run one fenced write of `row` and publish it; whether it matched the row (still ours)."""
     client = _client()
-    dialect = _Sql(client)
+    dialect = Sql(client)
     if dialect.postgres:
         rows = await client.execute_query_dict(
             dialect.query(notifying(f"{sql} RETURNING id, inviter_id")), list(params)
@@ -127,7 +128,7 @@ async def _record(row: Claimed, sql: str, params: Sequence[Any]) -> bool:
 async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
     """Lease up to `batch_size` due rows, oldest first, in one statement."""
     client = _client()
-    sql = _Sql(client)
+    sql = Sql(client)
     lease_id = str(uuid.uuid4())
     due = _DUE.format(now=sql.now())
     if sql.postgres:
@@ -167,15 +168,22 @@ async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
     return sorted(claimed, key=lambda row: row.id)
 
 
-async def start_sending(row: Claimed, message_id: str, lease_seconds: float) -> bool:
-    """Mark the row SENDING (one more attempt) if it is still ours and still open."""
-    sql = _Sql(_client())
-    return await _record(
-        row,
+def start_sending_statement(sql: Sql) -> str:
+    """`start_sending`'s write; parameters: Message-ID, lease seconds, id, lease id."""
+    return (
         f"UPDATE invitation SET delivery_state = 'SENDING', attempts = attempts + 1,"
         f" message_id = ?, lease_expires_at = {sql.later()}"
         f" {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
-        f" AND (expires_at IS NULL OR expires_at > {sql.now()})",
+        f" AND (expires_at IS NULL OR expires_at > {sql.now()})"
+    )
+
+
+async def start_sending(row: Claimed, message_id: str, lease_seconds: float) -> bool:
+    """Mark the row SENDING (one more attempt) if it is still ours and still open."""
+    sql = Sql(_client())
+    return await _record(
+        row,
+        start_sending_statement(sql),
         [message_id, sql.seconds(lease_seconds), row.id, row.lease_id],
     )
 
@@ -187,9 +195,9 @@ async def delivered(row: Claimed) -> bool:
     on PostgreSQL (one round trip, its NOTIFY included), in one transaction on SQLite.
     """
     client = _client()
-    if _Sql(client).postgres:
+    if Sql(client).postgres:
         rows = await client.execute_query_dict(
-            _DELIVERED_POSTGRES, [row.id, row.lease_id, SYSTEM_ACTOR]
+            DELIVERED_POSTGRES, [row.id, row.lease_id, SYSTEM_ACTOR]
         )
         return int(rows[0]["changed"]) == 1
     # One hop to the connection's thread instead of five (Tortoise's BEGIN is a COMMIT and a
@@ -201,13 +209,13 @@ async def delivered(row: Claimed) -> bool:
     return await _recorded(row, recorded)
 
 
-_NOW_SQLITE = _Sql.now_sqlite()
+_NOW_SQLITE = Sql.now_sqlite()
 # The history row first, while the status still tells whether this is the first delivery.
-_SENT_HISTORY_SQLITE = (
+SENT_HISTORY_SQLITE = (
     "INSERT INTO invitation_status_change (invitation_id, status, at, actor)"
     f" SELECT id, 'SENT', {_NOW_SQLITE}, ? FROM invitation {_FENCE} AND status = 'NOT_SENT'"
 )
-_DELIVERED_SQLITE = (
+DELIVERED_SQLITE = (
     "UPDATE invitation SET delivery_state = 'DELIVERED', last_error = NULL,"
     f" sent_at = {_NOW_SQLITE}, next_attempt_at = NULL, {_CLEAR_LEASE},"
     " status = CASE WHEN status = 'NOT_SENT' THEN 'SENT' ELSE status END,"
@@ -220,8 +228,8 @@ def _delivered_sqlite(connection: sqlite3.Connection, fence: list[Any], actor: s
     """`delivered`'s transaction, run whole in the connection's own thread; rows updated."""
     connection.execute("BEGIN")
     try:
-        connection.execute(_SENT_HISTORY_SQLITE, [actor, *fence])
-        recorded = connection.execute(_DELIVERED_SQLITE, fence).rowcount
+        connection.execute(SENT_HISTORY_SQLITE, [actor, *fence])
+        recorded = connection.execute(DELIVERED_SQLITE, fence).rowcount
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -230,7 +238,7 @@ def _delivered_sqlite(connection: sqlite3.Connection, fence: list[Any], actor: s
     return recorded
 
 
-_DELIVERED_POSTGRES = """
+DELIVERED_POSTGRES = """
 WITH previous AS (
     SELECT id, status FROM invitation WHERE id = $1 AND lease_id = $2 FOR UPDATE
 ), recorded AS (
@@ -251,7 +259,7 @@ WITH previous AS (
 
 async def retry_later(row: Claimed, *, delay_seconds: float, reason: str) -> bool:
     """Back to QUEUED, due again after the delay."""
-    sql = _Sql(_client())
+    sql = Sql(_client())
     return await _record(
         row,
         f"UPDATE invitation SET delivery_state = 'QUEUED', last_error = ?,"
@@ -273,7 +281,7 @@ async def settle(row: Claimed, state: DeliveryState, reason: str) -> bool:
 
 async def give_back(row: Claimed, *, delay_seconds: float) -> bool:
     """Undo `start_sending` when the server was never reached: nothing was sent."""
-    sql = _Sql(_client())
+    sql = Sql(_client())
     state = DeliveryState.SENDING if row.in_doubt else DeliveryState.QUEUED
     return await _record(
         row,
@@ -286,7 +294,7 @@ async def give_back(row: Claimed, *, delay_seconds: float) -> bool:
 async def release(rows: Sequence[Claimed], *, delay_seconds: float = 0.0) -> None:
     """Give unsent rows back, as they were (attempts untouched), due again after the delay."""
     client = _client()
-    sql = _Sql(client)
+    sql = Sql(client)
     for row in rows:
         await _write(
             f"UPDATE invitation SET next_attempt_at = {sql.later()}, {_CLEAR_LEASE} {_FENCE}",

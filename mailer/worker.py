@@ -14,6 +14,7 @@ from config import DeliveryPolicy, Settings
 from mailer import compose, metrics, outbox
 from mailer.message import build
 from mailer.outbox import Claimed
+from mailer.recorder import Recorder
 from mailer.transport import Permanent, Transient, Transport, UnknownOutcome, Unreachable
 from models import sending_switch
 from models.invitation import DeliveryState
@@ -34,6 +35,25 @@ class BatchResult:
     server_unreachable: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A delivery whose record is being written."""
+
+    row: Claimed
+    written: asyncio.Future[bool]
+
+
+async def _counted(recording: Recording | None) -> None:
+    """Wait for a delivery's record and count it."""
+    if recording is None:
+        return
+    try:
+        if await recording.written:
+            metrics.SENT.inc()
+    except Exception:  # the row stays SENDING under its lease: rescued as in doubt
+        logger.exception("recording the delivery of invitation %s failed", recording.row.id)
+
+
 class Mailer:
     """Sends the outbox until stopped; any number may run on one database."""
 
@@ -46,6 +66,7 @@ class Mailer:
         # database, another uses the connection it freed. Each lane in flight can be caught by a
         # crash between the server's 250 and its record, so a crash duplicates at most `lanes`.
         self.lanes = lanes or 2 * settings.mailer_connections
+        self.recorder = Recorder()
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -75,12 +96,19 @@ class Mailer:
         unreachable = asyncio.Event()
 
         async def lane() -> None:
+            recording: Recording | None = None
             while pending and not (self._stopping.is_set() or unreachable.is_set()):
                 row = pending.popleft()
                 try:
-                    await self._send(row, batch, unreachable)
+                    sent = await self._send(row, batch, unreachable)
                 except Exception:  # one row's bookkeeping failure must not stop the others
                     logger.exception("sending invitation %s failed", row.id)
+                    sent = None
+                # The previous row's delivery went into the same write as this row's SENDING
+                # (or its own, when this row never got that far): it is recorded by now.
+                await _counted(recording)
+                recording = sent
+            await _counted(recording)
 
         await asyncio.gather(*(lane() for _ in range(min(self.lanes, len(rows)))))
         if pending:
@@ -88,26 +116,29 @@ class Mailer:
             await outbox.release(list(pending), delay_seconds=delay)
         return BatchResult(claimed=len(rows), server_unreachable=unreachable.is_set())
 
-    async def _send(self, row: Claimed, batch: compose.Batch, unreachable: asyncio.Event) -> None:
+    async def _send(
+        self, row: Claimed, batch: compose.Batch, unreachable: asyncio.Event
+    ) -> Recording | None:
+        """Send one row and record the outcome; a delivery's record is returned still under way."""
         settings = self.settings
         if row.in_doubt and (
             settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE
             or row.attempts >= settings.mailer_max_attempts
         ):
             await self._settle(row, DeliveryState.UNKNOWN, IN_DOUBT)
-            return
+            return None
         message_id = batch.message_id(row)
         try:
             mail = batch.mail_for(row, message_id)
             data = build(mail)
         except (ValueError, KeyError) as error:
             await self._settle(row, DeliveryState.FAILED, f"Cannot build the e-mail: {error}")
-            return
-        if not await outbox.start_sending(row, message_id, settings.mailer_lease_seconds):
+            return None
+        if not await self.recorder.start_sending(row, message_id, settings.mailer_lease_seconds):
             # Not open any more (or the lease was lost, and then this write matches nothing).
             state = DeliveryState.UNKNOWN if row.in_doubt else DeliveryState.FAILED
             await outbox.settle(row, state, NOT_OPEN)
-            return
+            return None
         attempt = row.attempts + 1
         started = time.perf_counter()
         try:
@@ -127,8 +158,8 @@ class Mailer:
                 await self._retry(row, attempt, error.reason, exhausted=DeliveryState.UNKNOWN)
         else:
             metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-            if await outbox.delivered(row):
-                metrics.SENT.inc()
+            return Recording(row, self.recorder.delivered(row))
+        return None
 
     async def _retry(
         self, row: Claimed, attempt: int, reason: str, *, exhausted: DeliveryState

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from config import Settings
-from mailer import outbox
+from mailer import outbox, recorder
 from mailer.service import smtp_transport
 from mailer.worker import Mailer
 from models.database import database
@@ -33,26 +33,36 @@ def _kill_after(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     return wrapper
 
 
-def _kill_before(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _die()
-        return await function(*args, **kwargs)
+def _kill_around_group(*, deliveries: bool, before: bool) -> Callable[..., Awaitable[Any]]:
+    """The recorder's group write, dying before or after a group with a start or a delivery."""
+    write_group = recorder._write
+
+    async def wrapper(group: list[Any]) -> Any:
+        hit = any(write.is_start != deliveries for write in group)
+        if hit and before:
+            _die()
+        result = await write_group(group)
+        if hit:
+            _die()
+        return result
 
     return wrapper
 
 
-CRASH_POINTS = {
-    "after_claim": ("claim", _kill_after),
-    "after_sending": ("start_sending", _kill_after),
-    # The server answered 250; the process dies before writing that down.
-    "after_250": ("delivered", _kill_before),
-    "after_recording": ("delivered", _kill_after),
-}
+def _crash_at(point: str) -> None:
+    if point == "after_claim":
+        outbox.claim = _kill_after(outbox.claim)  # type: ignore[method-assign]
+        return
+    recorder._write = {  # type: ignore[assignment]
+        "after_sending": _kill_around_group(deliveries=False, before=False),
+        # The server answered 250; the process dies before writing that down.
+        "after_250": _kill_around_group(deliveries=True, before=True),
+        "after_recording": _kill_around_group(deliveries=True, before=False),
+    }[point]
 
 
 async def main(point: str) -> None:
-    name, wrap = CRASH_POINTS[point]
-    setattr(outbox, name, wrap(getattr(outbox, name)))
+    _crash_at(point)
     settings = Settings()
     async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
         # One lane: one message in flight, so a crash point catches exactly that message.

@@ -29,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# Replace, not prepend: bench/ on the path would let bench/graphql.py shadow the graphql package.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+# The root instead of bench/: bench/graphql.py would shadow the graphql package.
+sys.path.remove(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
 from tortoise import Tortoise, connections

@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Replace, not prepend: bench/ on the path would let bench/graphql.py shadow the graphql package.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+# The root instead of bench/: bench/graphql.py would shadow the graphql package.
+sys.path.remove(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiosmtplib
 from tortoise import Tortoise

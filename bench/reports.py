@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-# Replace, not prepend: bench/ on the path would let bench/graphql.py shadow the graphql package.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+# The root instead of bench/: bench/graphql.py would shadow the graphql package.
+sys.path.remove(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
 from tortoise import Tortoise

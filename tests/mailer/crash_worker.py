@@ -37,11 +37,11 @@ def _kill_around_group(*, deliveries: bool, before: bool) -> Callable[..., Await
     """The recorder's group write, dying before or after a group with a start or a delivery."""
     write_group = recorder._write
 
-    async def wrapper(group: list[Any]) -> Any:
+    async def wrapper(group: list[Any], *args: Any) -> Any:
         hit = any(write.is_start != deliveries for write in group)
         if hit and before:
             _die()
-        result = await write_group(group)
+        result = await write_group(group, *args)
         if hit:
             _die()
         return result

@@ -6,8 +6,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from jinja2 import Environment
 from tortoise import connections
 
+from mailer import message
 from mailer.message import InvitationMail, build, one_line, render
 from models.identities import Sender
 from models.invitation import DeliveryState, Invitation
@@ -121,3 +123,53 @@ async def test_the_e_mail_speaks_the_store_views_language_and_uses_its_identity(
     chinese = by_recipient["zh@example.com"]
     assert chinese["From"] == "Sales <sales@example.com>"
     assert chinese["Subject"] == "您受邀加入 中文"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:3000/customer/account/create/?invitation=abc",
+        "https://shop.example.com/accept?code=Ab-_09&next=<a href=\"x\">&q='1'",
+        "https://例え.jp/招待?code=xyz",
+    ],
+)
+@pytest.mark.parametrize("locale", ["en_US", "sv_SE", "zh_CN"])
+def test_a_wording_rendered_once_gives_each_link_as_a_whole_render_would(
+    url: str, locale: str
+) -> None:
+    mail = _mail(url=url, locale=locale, message="Hi & <welcome>\nsecond line")
+
+    # Twice: the second comes from the cache of wordings.
+    first, second = render(mail), render(mail)
+
+    whole = message._render(
+        mail.template, locale, "Alice Doe", "Default Store View", mail.message, url
+    )
+    assert first == second == whole
+    assert url in whole.text
+
+
+def test_a_template_doing_more_with_the_link_is_rendered_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environment = Environment(autoescape=True)
+    templates = (
+        environment.from_string("Invitation"),
+        environment.from_string("Go to {{ url | upper }}"),
+        environment.from_string('<a href="{{ url | replace("http:", "https:") }}">go</a>'),
+    )
+    monkeypatch.setattr(message, "_templates", lambda template, locale: templates)
+    message._wording.cache_clear()
+    try:
+        rendered = render(_mail(url="http://shop.example.com/accept?code=abc"))
+    finally:
+        message._wording.cache_clear()
+
+    assert rendered.text == "Go to HTTP://SHOP.EXAMPLE.COM/ACCEPT?CODE=ABC"
+    assert rendered.html == '<a href="https://shop.example.com/accept?code=abc">go</a>'
+
+
+def test_one_line_keeps_printable_text_and_folds_the_rest() -> None:
+    assert one_line("  Alice   Doe ") == "Alice Doe"
+    assert one_line("Alice\r\nBcc: x@example.com") == "Alice Bcc: x@example.com"
+    assert one_line("Alice\u2028Doe\x00") == "Alice Doe"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import pytest
+from tortoise import connections
 
 from mailer import outbox, recorder
-from mailer.recorder import Recorder
+from mailer.recorder import DirectSqlite, Recorder
 from models.invitation import DeliveryState, Invitation, InvitationStatus, InvitationStatusChange
 from tests.mailer.conftest import make_invitations
 
@@ -19,9 +21,9 @@ def groups(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     written: list[list[int]] = []
     write = recorder._write
 
-    async def counting(group: list[Any]) -> set[int]:
+    async def counting(group: list[Any], *args: Any) -> set[int]:
         written.append([w.row.id for w in group])
-        return await write(group)
+        return await write(group, *args)
 
     monkeypatch.setattr(recorder, "_write", counting)
     return written
@@ -94,7 +96,10 @@ async def test_a_second_delivery_keeps_the_status_and_writes_no_history() -> Non
     assert await writer.delivered(row)
 
     stored = await Invitation.get(id=invitation.id)
-    assert (stored.status, stored.delivery_state) == (InvitationStatus.SENT, DeliveryState.DELIVERED)
+    assert (stored.status, stored.delivery_state) == (
+        InvitationStatus.SENT,
+        DeliveryState.DELIVERED,
+    )
     assert await InvitationStatusChange.filter(invitation_id=invitation.id).count() == 0
 
 
@@ -104,11 +109,11 @@ async def test_a_failed_group_is_written_row_by_row(monkeypatch: pytest.MonkeyPa
     write = recorder._write
     failures = []
 
-    async def failing_once(group: list[Any]) -> set[int]:
+    async def failing_once(group: list[Any], *args: Any) -> set[int]:
         if not failures:
             failures.append(len(group))
             raise RuntimeError("deadlock detected")
-        return await write(group)
+        return await write(group, *args)
 
     monkeypatch.setattr(recorder, "_write", failing_once)
     writer = Recorder()
@@ -125,7 +130,7 @@ async def test_a_lone_write_that_fails_reaches_its_lane(monkeypatch: pytest.Monk
     await make_invitations(1)
     [row] = await outbox.claim(1, lease_seconds=30)
 
-    async def failing(group: list[Any]) -> set[int]:
+    async def failing(group: list[Any], *args: Any) -> set[int]:
         raise RuntimeError("disk I/O error")
 
     monkeypatch.setattr(recorder, "_write", failing)
@@ -134,3 +139,41 @@ async def test_a_lone_write_that_fails_reaches_its_lane(monkeypatch: pytest.Monk
         await Recorder().start_sending(row, "<m@example.com>", 30)
     stored = await Invitation.get(id=row.id)
     assert (stored.delivery_state, stored.attempts) == (DeliveryState.QUEUED, 0)
+
+
+async def test_a_busy_sqlite_file_never_stops_the_event_loop() -> None:
+    client = connections.get("default")
+    direct = DirectSqlite.for_client(client)
+    if client.capabilities.dialect == "postgres":
+        # PostgreSQL has no file to open beside Tortoise: every group is one statement there.
+        assert direct is None
+        return
+    assert direct is not None
+    direct.close()
+    await make_invitations(1)
+    [row] = await outbox.claim(1, lease_seconds=30)
+    other = sqlite3.connect(client.filename, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(ticking())
+    writer = Recorder()
+    try:
+        write = asyncio.ensure_future(writer.start_sending(row, "<m@example.com>", 30))
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        assert ticks >= 10  # the loop went on while the write waited in Tortoise's thread
+        other.execute("COMMIT")
+        assert await write
+    finally:
+        ticker.cancel()
+        other.close()
+        writer.close()
+    stored = await Invitation.get(id=row.id)
+    assert (stored.delivery_state, stored.attempts) == (DeliveryState.SENDING, 1)

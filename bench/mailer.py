@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# The root instead of bench/: bench/graphql.py would shadow the graphql package.
-sys.path.remove(str(Path(__file__).resolve().parent))
+# The root in place of bench/ (a script's own folder): bench/graphql.py would shadow graphql.
+sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiosmtplib

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-# The root instead of bench/: bench/graphql.py would shadow the graphql package.
-sys.path.remove(str(Path(__file__).resolve().parent))
+# The root in place of bench/ (a script's own folder): bench/graphql.py would shadow graphql.
+sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
 
 import events
 from events.broker import Change
@@ -95,56 +94,12 @@ class _Write:
         return self.message_id is not None
 
 
-class DirectSqlite:
-    """A recorder's own connection to the SQLite file, used on the event loop itself.
-
-    A group's few statements take less time than handing them to aiosqlite's thread and back
-    (two wake-ups and a contended interpreter lock). It never waits for a lock, which would stop
-    the loop: when another connection is writing, `write` returns None and the group goes through
-    Tortoise's connection, whose thread waits for its turn.
-    """
-
-    def __init__(self, filename: str, pragmas: dict[str, Any]) -> None:
-        self.connection = sqlite3.connect(filename, isolation_level=None)
-        for name, value in pragmas.items():  # Tortoise's own (foreign keys, WAL, synchronous)
-            self.connection.execute(f"PRAGMA {name}={value}")
-        self.connection.execute("PRAGMA busy_timeout=0")  # last: the URL may set its own
-
-    @classmethod
-    def for_client(cls, client: BaseDBAsyncClient) -> DirectSqlite | None:
-        """One for a SQLite file; None for PostgreSQL and for an in-memory database."""
-        filename = getattr(client, "filename", None)
-        if client.capabilities.dialect != "sqlite" or not filename or "memory" in filename:
-            return None
-        return cls(filename, dict(getattr(client, "pragmas", {})))
-
-    def write(self, group: list[_Write]) -> set[int] | None:
-        """`_write_sqlite` here and now; None (nothing written) when the database is busy."""
-        try:
-            return _write_sqlite(self.connection, group)
-        except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                return None
-            raise
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 class Recorder:
     """One mailer's writes, grouped: `start_sending` and `delivered` of mailer.outbox, batched."""
 
     def __init__(self) -> None:
         self._pending: list[_Write] = []
         self._writing: asyncio.Task[None] | None = None
-        self._direct: DirectSqlite | None = None
-        self._direct_checked = False
-
-    def close(self) -> None:
-        """Close the recorder's own database connection, if it opened one."""
-        if self._direct is not None:
-            self._direct.close()
-        self._direct, self._direct_checked = None, False
 
     async def start_sending(self, row: Claimed, message_id: str, lease_seconds: float) -> bool:
         """outbox.start_sending: SENDING, one more attempt, if still ours and still open."""
@@ -177,12 +132,9 @@ class Recorder:
             self._writing = None
 
     async def _write_group(self, group: list[_Write]) -> None:
-        if not self._direct_checked:
-            self._direct_checked = True
-            self._direct = DirectSqlite.for_client(connections.get(outbox.CONNECTION))
         try:
-            matched = await _write(group, self._direct)
-        except Exception as error:
+            matched = await _write(group)
+        except Exception as error:  # each write is retried alone just below
             if len(group) == 1:
                 _settle(group[0], error=error)
                 return
@@ -209,17 +161,14 @@ async def _write_alone(write: _Write) -> None:
             result = await outbox.start_sending(write.row, write.message_id, write.lease_seconds)
         else:
             result = await outbox.delivered(write.row)
-    except Exception as error:
+    except Exception as error:  # handed to the lane that asked
         _settle(write, error=error)
     else:
         _settle(write, result=result)
 
 
-async def _write(group: list[_Write], direct: DirectSqlite | None = None) -> set[int]:
-    """Write the group in one transaction; the ids of the rows whose write matched.
-
-    On SQLite through `direct` when it can, else through Tortoise's connection.
-    """
+async def _write(group: list[_Write]) -> set[int]:
+    """Write the group in one transaction; the ids of the rows whose write matched."""
     client = connections.get(outbox.CONNECTION)
     if client.capabilities.dialect == "postgres":
         starts = [w for w in group if w.is_start]
@@ -237,12 +186,10 @@ async def _write(group: list[_Write], direct: DirectSqlite | None = None) -> set
             ],
         )
         return {row["id"] for row in rows}
-    matched = direct.write(group) if direct is not None else None
-    if matched is None:
-        # The whole transaction in one hop to the connection's thread (see outbox.delivered;
-        # Tortoise's lock on the connection keeps any other statement out meanwhile).
-        async with client.acquire_connection() as connection:
-            matched = await connection._execute(_write_sqlite, connection._conn, group)
+    # SQLite: the whole transaction in one hop to the connection's thread (see outbox.delivered;
+    # Tortoise's lock on the connection keeps any other statement out meanwhile).
+    async with client.acquire_connection() as connection:
+        matched: set[int] = await connection._execute(_write_sqlite, connection._conn, group)
     if matched:
         await events.publish(
             Change(w.row.id, w.row.inviter_id) for w in group if w.row.id in matched

@@ -74,17 +74,14 @@ class Mailer:
         self._stopping.set()
 
     async def run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                try:
-                    result = await self.run_once()
-                except Exception:  # a database outage must not end the loop: log, wait, retry
-                    logger.exception("mailer batch failed")
-                    result = BatchResult(claimed=0)
-                if result.claimed == 0 or result.server_unreachable:
-                    await self._idle()
-        finally:
-            self.recorder.close()
+        while not self._stopping.is_set():
+            try:
+                result = await self.run_once()
+            except Exception:  # a database outage must not end the loop: log, wait, try again
+                logger.exception("mailer batch failed")
+                result = BatchResult(claimed=0)
+            if result.claimed == 0 or result.server_unreachable:
+                await self._idle()
 
     async def run_once(self) -> BatchResult:
         settings = self.settings

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
-from tortoise import connections
 
 from mailer import outbox, recorder
-from mailer.recorder import DirectSqlite, Recorder
+from mailer.recorder import Recorder
 from models.invitation import DeliveryState, Invitation, InvitationStatus, InvitationStatusChange
 from tests.mailer.conftest import make_invitations
 
@@ -139,41 +137,3 @@ async def test_a_lone_write_that_fails_reaches_its_lane(monkeypatch: pytest.Monk
         await Recorder().start_sending(row, "<m@example.com>", 30)
     stored = await Invitation.get(id=row.id)
     assert (stored.delivery_state, stored.attempts) == (DeliveryState.QUEUED, 0)
-
-
-async def test_a_busy_sqlite_file_never_stops_the_event_loop() -> None:
-    client = connections.get("default")
-    direct = DirectSqlite.for_client(client)
-    if client.capabilities.dialect == "postgres":
-        # PostgreSQL has no file to open beside Tortoise: every group is one statement there.
-        assert direct is None
-        return
-    assert direct is not None
-    direct.close()
-    await make_invitations(1)
-    [row] = await outbox.claim(1, lease_seconds=30)
-    other = sqlite3.connect(client.filename, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-    ticks = 0
-
-    async def ticking() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    ticker = asyncio.create_task(ticking())
-    writer = Recorder()
-    try:
-        write = asyncio.ensure_future(writer.start_sending(row, "<m@example.com>", 30))
-        await asyncio.sleep(0.3)
-        assert not write.done()
-        assert ticks >= 10  # the loop went on while the write waited in Tortoise's thread
-        other.execute("COMMIT")
-        assert await write
-    finally:
-        ticker.cancel()
-        other.close()
-        writer.close()
-    stored = await Invitation.get(id=row.id)
-    assert (stored.delivery_state, stored.attempts) == (DeliveryState.SENDING, 1)

@@ -44,6 +44,7 @@ from models.invitation import (
 )
 from models.invitation_settings import for_store_view
 from models.invitations import effective_status, expiry, not_expired, parse_id
+from models.status_changes import change_status
 from models.store import StoreView
 
 MAX_IDS = 1_000
@@ -102,15 +103,7 @@ async def _cancel(row: Invitation, actor: str, now: datetime, *, open_only: bool
     query = Invitation.filter(id=row.id, status__in=list(OPEN_STATUSES))
     if open_only:
         query = query.filter(not_expired(now))
-    async with in_transaction():
-        changed = await query.update(status=InvitationStatus.CANCELED, updated_at=now)
-        if changed:
-            await InvitationStatusChange.create(
-                invitation_id=row.id, status=InvitationStatus.CANCELED, at=now, actor=actor
-            )
-    if changed:
-        await events.changed(row.id, row.inviter_id)
-    return bool(changed)
+    return await change_status(query, row, InvitationStatus.CANCELED, actor=actor, now=now)
 
 
 async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:

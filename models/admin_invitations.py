@@ -59,6 +59,7 @@ from models.invitations import (
     parse_addresses,
     parse_id,
 )
+from models.status_changes import change_status
 from models.store import CustomerGroup, StoreView
 from models.validation import email_key, normalize_email
 
@@ -107,19 +108,13 @@ async def expire_lapsed(
         found: list[Any] = await query.values_list("id", "inviter_id")
         lapsed += [(int(row_id), inviter_id) for row_id, inviter_id in found]
     for row_id, inviter_id in lapsed:
-        async with in_transaction():
-            changed = await Invitation.filter(
-                id=row_id, status__in=list(OPEN_STATUSES), expires_at__lte=now
-            ).update(status=InvitationStatus.EXPIRED, updated_at=now)
-            if changed:
-                await InvitationStatusChange.create(
-                    invitation_id=row_id,
-                    status=InvitationStatus.EXPIRED,
-                    at=now,
-                    actor=SYSTEM_ACTOR,
-                )
-        if changed:
-            await events.changed(row_id, inviter_id)
+        await change_status(
+            Invitation.filter(id=row_id, status__in=list(OPEN_STATUSES), expires_at__lte=now),
+            (row_id, inviter_id),
+            InvitationStatus.EXPIRED,
+            actor=SYSTEM_ACTOR,
+            now=now,
+        )
 
 
 async def open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set[str]:

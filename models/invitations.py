@@ -43,6 +43,7 @@ from models.invitation import (
 )
 from models.invitation_settings import InvitationSettings, ReferredCustomerGroup, for_store_view
 from models.pagination import Page, fetch_page
+from models.status_changes import change_status
 from models.store import StoreView
 from models.validation import email_key, normalize_email
 
@@ -356,19 +357,13 @@ async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
     if row is None:
         raise NotFound("No such invitation of yours.").at("id")
     now = utcnow()
-    async with in_transaction():
-        changed = await Invitation.filter(
-            not_expired(now), id=row.id, status__in=list(OPEN_STATUSES)
-        ).update(status=InvitationStatus.CANCELED, updated_at=now)
-        if changed:
-            await InvitationStatusChange.create(
-                invitation_id=row.id,
-                status=InvitationStatus.CANCELED,
-                at=now,
-                actor=customer_actor(customer.id),
-            )
-    if changed:
-        await events.changed(row.id, customer.id)
+    changed = await change_status(
+        Invitation.filter(not_expired(now), id=row.id, status__in=list(OPEN_STATUSES)),
+        row,
+        InvitationStatus.CANCELED,
+        actor=customer_actor(customer.id),
+        now=now,
+    )
     if not changed:
         raise InvalidStatus(
             f"Only an invitation that is not sent or sent can be canceled; this one is "

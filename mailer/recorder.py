@@ -1,11 +1,12 @@
 """Group commit for the mailer's two writes per e-mail: SENDING before it, DELIVERED after it.
 
-Every lane still writes its row before it goes on: it marks the row SENDING and waits until that
-is committed before talking to the server, and records the delivery right after the server's 250,
-waiting again before it takes its next row. What this adds is that writes asked for while a group
-is being written wait for, and go into, the next group: one transaction, one trip to the database
-(one statement on PostgreSQL) for all of them. With a lane per connection and two per server
-connection, a group holds a few writes and the database costs a fraction of a trip per e-mail.
+Every lane still writes its row at the same points: it marks the row SENDING and waits until that
+is committed before talking to the server, and asks for the delivery's record right after the
+server's 250. That record goes into the same group as the lane's next SENDING, so it is committed
+before the lane's next send (or awaited on its own when there is no next row). What grouping adds
+is that writes asked for while a group is being written wait for, and go into, the next group:
+one transaction and one trip to the database (one statement on PostgreSQL) for all of them, a few
+writes per group with two lanes per SMTP connection.
 
 Each write stays fenced by its own row's lease and reports whether it matched, exactly like the
 single-row writes of mailer.outbox. When a group fails as a whole (a deadlock with another writer's
@@ -103,7 +104,7 @@ class Recorder:
 
     async def start_sending(self, row: Claimed, message_id: str, lease_seconds: float) -> bool:
         """outbox.start_sending: SENDING, one more attempt, if still ours and still open."""
-        return await self._submit(_Write(row, message_id, lease_seconds))
+        return await self._enqueue(_Write(row, message_id, lease_seconds))
 
     def delivered(self, row: Claimed) -> asyncio.Future[bool]:
         """outbox.delivered: DELIVERED, and a first delivery makes NOT_SENT SENT.
@@ -112,9 +113,6 @@ class Recorder:
         writes into the same group, and awaits this one once that start is written.
         """
         return self._enqueue(_Write(row))
-
-    async def _submit(self, write: _Write) -> bool:
-        return await self._enqueue(write)
 
     def _enqueue(self, write: _Write) -> asyncio.Future[bool]:
         self._pending.append(write)

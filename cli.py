@@ -6,8 +6,9 @@ import asyncio
 import secrets
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -16,6 +17,8 @@ from models.accounts import AdminUser, Permission
 from models.errors import DomainError
 
 app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
+
+T = TypeVar("T")
 
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD_FILE = Path("var/demo-admin-password")
@@ -75,7 +78,16 @@ def worker() -> None:
             await mailer.run()
 
     typer.echo("Mailer running; SIGTERM or Ctrl-C stops it after the message under way.")
-    asyncio.run(run())
+    run_with_uvloop(run())
+
+
+def run_with_uvloop(main: Coroutine[Any, Any, T]) -> T:
+    """`main` on uvloop, the loop `serve` runs on (via uvicorn); asyncio's where it is missing."""
+    try:
+        import uvloop
+    except ImportError:  # Windows
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 @app.command()

@@ -64,14 +64,19 @@ def notifying(statement: str) -> str:
     return f"WITH changed AS ({statement}) {notify_each('changed')}"
 
 
+# An SQL expression that NOTIFYs the row in scope (its `id` and `inviter_id`), payload as `encode`.
+NOTIFY_ROW = (
+    f"pg_notify('{CHANNEL}', '[[' || id || ',' || coalesce(inviter_id::text, 'null') || ']]')"
+)
+
+
 def notify_each(rows: str) -> str:
     """A SELECT that NOTIFYs each row (`id`, `inviter_id`) of `rows` and counts them as `changed`.
 
     For the end of a statement whose earlier parts (a CTE named `rows`) wrote those rows.
     """
-    payload = "'[[' || id || ',' || coalesce(inviter_id::text, 'null') || ']]'"
     # Fixed fragments only: `rows` is the caller's CTE name, never a value.
-    return f"SELECT count(pg_notify('{CHANNEL}', {payload})) AS changed FROM {rows}"  # noqa: S608
+    return f"SELECT count({NOTIFY_ROW}) AS changed FROM {rows}"  # noqa: S608
 
 
 async def notify(changes: Sequence[Change]) -> None:

@@ -24,7 +24,8 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 import events
-from events.postgres import notify_each, notifying
+from events.broker import Change
+from events.postgres import NOTIFY_ROW, notifying
 from models.invitation import SYSTEM_ACTOR, DeliveryState
 
 CONNECTION = "default"
@@ -168,54 +169,77 @@ async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
     return sorted(claimed, key=lambda row: row.id)
 
 
-def start_sending_statement(sql: Sql) -> str:
-    """`start_sending`'s write; parameters: Message-ID, lease seconds, id, lease id."""
-    return (
-        f"UPDATE invitation SET delivery_state = 'SENDING', attempts = attempts + 1,"
-        f" message_id = ?, lease_expires_at = {sql.later()}"
-        f" {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
-        f" AND (expires_at IS NULL OR expires_at > {sql.now()})"
-    )
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One of the two writes of a send: its start (with its Message-ID) or its delivery."""
+
+    row: Claimed
+    # Set: mark the row SENDING for one more attempt, if still ours and still open, under a
+    # lease renewed for lease_seconds. None: the server took the message; DELIVERED, and a first
+    # delivery makes NOT_SENT SENT with a history row.
+    message_id: str | None = None
+    lease_seconds: float = 0.0
+
+    @property
+    def is_start(self) -> bool:
+        return self.message_id is not None
 
 
 async def start_sending(row: Claimed, message_id: str, lease_seconds: float) -> bool:
     """Mark the row SENDING (one more attempt) if it is still ours and still open."""
-    sql = Sql(_client())
-    return await _record(
-        row,
-        start_sending_statement(sql),
-        [message_id, sql.seconds(lease_seconds), row.id, row.lease_id],
-    )
+    return row.id in await record([Record(row, message_id, lease_seconds)])
 
 
 async def delivered(row: Claimed) -> bool:
-    """The server took the message: DELIVERED, and a first delivery makes NOT_SENT SENT.
+    """The server took the message: DELIVERED, and a first delivery makes NOT_SENT SENT."""
+    return row.id in await record([Record(row)])
 
-    The outcome, the status change and its history row are written together: in one statement
-    on PostgreSQL (one round trip, its NOTIFY included), in one transaction on SQLite.
+
+async def record(records: Sequence[Record]) -> set[int]:
+    """Write these records together; the ids of the rows whose write matched (still ours).
+
+    One transaction: one statement on PostgreSQL (its NOTIFYs included), one hop to the
+    connection's thread on SQLite (Tortoise's lock on the connection keeps any other statement
+    out meanwhile; a hop costs more CPU than the statements). A row is in at most one record.
     """
     client = _client()
     if Sql(client).postgres:
+        starts = [r for r in records if r.is_start]
+        deliveries = [r for r in records if not r.is_start]
         rows = await client.execute_query_dict(
-            DELIVERED_POSTGRES, [row.id, row.lease_id, SYSTEM_ACTOR]
+            _RECORD_POSTGRES,
+            [
+                [r.row.id for r in starts],
+                [r.row.lease_id for r in starts],
+                [r.message_id for r in starts],
+                [float(r.lease_seconds) for r in starts],
+                [r.row.id for r in deliveries],
+                [r.row.lease_id for r in deliveries],
+                SYSTEM_ACTOR,
+            ],
         )
-        return int(rows[0]["changed"]) == 1
-    # One hop to the connection's thread instead of five (Tortoise's BEGIN is a COMMIT and a
-    # BEGIN, then INSERT, UPDATE, COMMIT): each hop costs more CPU than the statement itself.
+        return {row["id"] for row in rows}
     async with client.acquire_connection() as connection:
-        recorded = await connection._execute(
-            _delivered_sqlite, connection._conn, [row.id, row.lease_id], SYSTEM_ACTOR
+        matched: set[int] = await connection._execute(_record_sqlite, connection._conn, records)
+    if matched:
+        await events.publish(
+            Change(r.row.id, r.row.inviter_id) for r in records if r.row.id in matched
         )
-    return await _recorded(row, recorded)
+    return matched
 
 
 _NOW_SQLITE = Sql.now_sqlite()
+_START_SQLITE = (
+    "UPDATE invitation SET delivery_state = 'SENDING', attempts = attempts + 1, message_id = ?,"
+    f" lease_expires_at = {Sql().later()} {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
+    f" AND (expires_at IS NULL OR expires_at > {_NOW_SQLITE})"
+)
 # The history row first, while the status still tells whether this is the first delivery.
-SENT_HISTORY_SQLITE = (
+_SENT_HISTORY_SQLITE = (
     "INSERT INTO invitation_status_change (invitation_id, status, at, actor)"
     f" SELECT id, 'SENT', {_NOW_SQLITE}, ? FROM invitation {_FENCE} AND status = 'NOT_SENT'"
 )
-DELIVERED_SQLITE = (
+_DELIVERED_SQLITE = (
     "UPDATE invitation SET delivery_state = 'DELIVERED', last_error = NULL,"
     f" sent_at = {_NOW_SQLITE}, next_attempt_at = NULL, {_CLEAR_LEASE},"
     " status = CASE WHEN status = 'NOT_SENT' THEN 'SENT' ELSE status END,"
@@ -224,24 +248,55 @@ DELIVERED_SQLITE = (
 )
 
 
-def _delivered_sqlite(connection: sqlite3.Connection, fence: list[Any], actor: str) -> int:
-    """`delivered`'s transaction, run whole in the connection's own thread; rows updated."""
+def _record_sqlite(connection: sqlite3.Connection, records: Sequence[Record]) -> set[int]:
+    """`record`'s transaction, run whole in the connection's own thread."""
+    matched = set()
     connection.execute("BEGIN")
     try:
-        connection.execute(SENT_HISTORY_SQLITE, [actor, *fence])
-        recorded = connection.execute(DELIVERED_SQLITE, fence).rowcount
+        for record in records:
+            fence: list[Any] = [record.row.id, record.row.lease_id]
+            if record.message_id is not None:
+                lease = Sql().seconds(record.lease_seconds)
+                cursor = connection.execute(_START_SQLITE, [record.message_id, lease, *fence])
+            else:
+                connection.execute(_SENT_HISTORY_SQLITE, [SYSTEM_ACTOR, *fence])
+                cursor = connection.execute(_DELIVERED_SQLITE, fence)
+            # (sqlite3's rowcount leaves out the rows the invitation_count triggers write.)
+            if cursor.rowcount == 1:
+                matched.add(record.row.id)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
-    return recorded
+    return matched
 
 
-DELIVERED_POSTGRES = """
-WITH previous AS (
-    SELECT id, status FROM invitation WHERE id = $1 AND lease_id = $2 FOR UPDATE
-), recorded AS (
+# Both kinds of write for any number of rows in one statement. The NOTIFY of each changed row is
+# part of it, so PostgreSQL delivers it at commit. The two parts touch different rows: a row is
+# either about to be sent or just sent. Rows are found by primary key and locked first, and only
+# then checked (status, expiry): a condition on the invitation itself would let the planner scan
+# the status index instead, as it does when the statistics predate a bulk import.
+_RECORD_POSTGRES = f"""
+WITH starting AS (
+    SELECT i.id, s.message_id, s.lease_seconds, i.status, i.expires_at FROM invitation AS i
+    JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::float8[])
+        AS s(id, lease_id, message_id, lease_seconds)
+        ON i.id = s.id AND i.lease_id = s.lease_id
+    ORDER BY i.id FOR UPDATE OF i
+), started AS (
+    UPDATE invitation AS i SET delivery_state = 'SENDING', attempts = i.attempts + 1,
+        message_id = starting.message_id,
+        lease_expires_at = clock_timestamp() + make_interval(secs => starting.lease_seconds)
+    FROM starting WHERE i.id = starting.id AND starting.status IN ('NOT_SENT', 'SENT')
+        AND (starting.expires_at IS NULL OR starting.expires_at > clock_timestamp())
+    RETURNING i.id, i.inviter_id
+), previous AS (
+    SELECT i.id, i.status FROM invitation AS i
+    JOIN unnest($5::bigint[], $6::text[]) AS d(id, lease_id)
+        ON i.id = d.id AND i.lease_id = d.lease_id
+    ORDER BY i.id FOR UPDATE OF i
+), delivered AS (
     UPDATE invitation AS i SET delivery_state = 'DELIVERED', last_error = NULL,
         sent_at = clock_timestamp(), next_attempt_at = NULL, lease_id = NULL,
         lease_expires_at = NULL,
@@ -252,9 +307,12 @@ WITH previous AS (
     RETURNING i.id, i.inviter_id, previous.status AS was
 ), history AS (
     INSERT INTO invitation_status_change (invitation_id, status, at, actor)
-    SELECT id, 'SENT', clock_timestamp(), $3 FROM recorded WHERE was = 'NOT_SENT'
+    SELECT id, 'SENT', clock_timestamp(), $7 FROM delivered WHERE was = 'NOT_SENT'
+), changed AS (
+    SELECT id, inviter_id FROM started UNION ALL SELECT id, inviter_id FROM delivered
 )
-""" + notify_each("recorded")
+SELECT id, {NOTIFY_ROW} FROM changed
+"""
 
 
 async def retry_later(row: Claimed, *, delay_seconds: float, reason: str) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from config import Settings
-from mailer import outbox, recorder
+from mailer import outbox
 from mailer.service import smtp_transport
 from mailer.worker import Mailer
 from models.database import database
@@ -33,15 +33,15 @@ def _kill_after(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     return wrapper
 
 
-def _kill_around_group(*, deliveries: bool, before: bool) -> Callable[..., Awaitable[Any]]:
-    """The recorder's group write, dying before or after a group with a start or a delivery."""
-    write_group = recorder._write
+def _kill_around_record(*, deliveries: bool, before: bool) -> Callable[..., Awaitable[Any]]:
+    """The mailer's record writes, dying before or after one with a start or a delivery."""
+    record = outbox.record
 
-    async def wrapper(group: list[Any], *args: Any) -> Any:
-        hit = any(write.is_start != deliveries for write in group)
+    async def wrapper(records: list[outbox.Record]) -> Any:
+        hit = any(r.is_start != deliveries for r in records)
         if hit and before:
             _die()
-        result = await write_group(group, *args)
+        result = await record(records)
         if hit:
             _die()
         return result
@@ -53,11 +53,11 @@ def _crash_at(point: str) -> None:
     if point == "after_claim":
         outbox.claim = _kill_after(outbox.claim)  # type: ignore[method-assign]
         return
-    recorder._write = {  # type: ignore[assignment]
-        "after_sending": _kill_around_group(deliveries=False, before=False),
+    outbox.record = {  # type: ignore[method-assign]
+        "after_sending": _kill_around_record(deliveries=False, before=False),
         # The server answered 250; the process dies before writing that down.
-        "after_250": _kill_around_group(deliveries=True, before=True),
-        "after_recording": _kill_around_group(deliveries=True, before=False),
+        "after_250": _kill_around_record(deliveries=True, before=True),
+        "after_recording": _kill_around_record(deliveries=True, before=False),
     }[point]
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from mailer import outbox, recorder
+from mailer import outbox
 from mailer.recorder import Recorder
 from models.invitation import DeliveryState, Invitation, InvitationStatus, InvitationStatusChange
 from tests.mailer.conftest import make_invitations
@@ -17,13 +16,13 @@ from tests.mailer.conftest import make_invitations
 def groups(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The row ids of each group the recorder writes, in order."""
     written: list[list[int]] = []
-    write = recorder._write
+    record = outbox.record
 
-    async def counting(group: list[Any], *args: Any) -> set[int]:
-        written.append([w.row.id for w in group])
-        return await write(group, *args)
+    async def counting(records: list[outbox.Record]) -> set[int]:
+        written.append([r.row.id for r in records])
+        return await record(records)
 
-    monkeypatch.setattr(recorder, "_write", counting)
+    monkeypatch.setattr(outbox, "record", counting)
     return written
 
 
@@ -104,16 +103,16 @@ async def test_a_second_delivery_keeps_the_status_and_writes_no_history() -> Non
 async def test_a_failed_group_is_written_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
     await make_invitations(3)
     rows = await outbox.claim(3, lease_seconds=30)
-    write = recorder._write
+    record = outbox.record
     failures = []
 
-    async def failing_once(group: list[Any], *args: Any) -> set[int]:
+    async def failing_once(records: list[outbox.Record]) -> set[int]:
         if not failures:
-            failures.append(len(group))
+            failures.append(len(records))
             raise RuntimeError("deadlock detected")
-        return await write(group, *args)
+        return await record(records)
 
-    monkeypatch.setattr(recorder, "_write", failing_once)
+    monkeypatch.setattr(outbox, "record", failing_once)
     writer = Recorder()
 
     started = await asyncio.gather(*(writer.start_sending(r, "<m@example.com>", 30) for r in rows))
@@ -128,10 +127,10 @@ async def test_a_lone_write_that_fails_reaches_its_lane(monkeypatch: pytest.Monk
     await make_invitations(1)
     [row] = await outbox.claim(1, lease_seconds=30)
 
-    async def failing(group: list[Any], *args: Any) -> set[int]:
+    async def failing(records: list[outbox.Record]) -> set[int]:
         raise RuntimeError("disk I/O error")
 
-    monkeypatch.setattr(recorder, "_write", failing)
+    monkeypatch.setattr(outbox, "record", failing)
 
     with pytest.raises(RuntimeError, match="disk I/O error"):
         await Recorder().start_sending(row, "<m@example.com>", 30)

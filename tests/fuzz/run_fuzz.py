@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -198,13 +199,13 @@ def fuzz(url: str, role: str, token: str | None, seconds: int, seed: int, tmp: P
     started = time.monotonic()
     run = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
     elapsed = time.monotonic() - started
-    generated = [line.strip() for line in run.stdout.splitlines() if " generated" in line]
+    generated = re.findall(r"(\d+) generated", run.stdout)
     if os.environ.get("FUZZ_VERBOSE"):
         print(run.stdout)
     # schemathesis exits 1 on GraphQL validation errors, which are expected answers to its
     # random documents; the verdict below reads the HAR and the server log instead.
-    cases = generated[-1] if generated else "no case count printed"
-    print(f"-- {role}: schemathesis ran {elapsed:.0f} s ({cases})")
+    cases = f"{generated[-1]} test cases" if generated else "no case count printed"
+    print(f"-- {role}: schemathesis ran {elapsed:.0f} s, {cases}")
     if not har.exists():
         print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
         raise SystemExit(f"schemathesis wrote no report for {role}")

@@ -23,12 +23,15 @@ and for fields carrying any directive (`@stream` among them), which the standard
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from functools import partial
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary, proxy
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -36,6 +39,7 @@ from graphql import (
     GraphQLResolveInfoHelpers,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
 )
 from graphql.execution.executor import FieldDetailsList
@@ -53,13 +57,18 @@ class FieldPlan(NamedTuple):
     attribute: str
     nullable: bool
     kind: int  # LEAF, OBJECT or LIST
-    # LEAF: the type's output coercion; OBJECT: the object type; LIST: the item's FieldPlan
-    # (its `attribute` unused).
+    # LEAF: a Leaf; OBJECT: the object type; LIST: the item's FieldPlan (`attribute` unused).
     target: Any
 
 
+# How to complete a leaf: its type's output coercion; the Python type whose values the coercion
+# returns unchanged (str for String and ID, bool for Boolean) or None; for an enum type, the
+# names of the members met so far.
+Leaf = tuple[Callable[[Any], Any], type | None, dict[Any, Any] | None]
+
+
 # One selected field as the loop reads it: (response key, attribute, nullable, kind, target),
-# where target is a LEAF's coercion, an OBJECT's selection, a LIST's item (kind, nullable,
+# where target is a LEAF's Leaf, an OBJECT's selection, a LIST's item (kind, nullable,
 # target), or TYPENAME's constant.
 Selected = tuple[str, str, bool, int, Any]
 Selection = tuple[Selected, ...]
@@ -69,7 +78,8 @@ _plans: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], FieldPlan | None]
 )
 
 
-_NOT_DATA = (BaseException, Awaitable)
+# Types of values found to be neither exceptions nor awaitables.
+_DATA_TYPES: set[type] = set()
 
 
 class _Irregular(Exception):
@@ -80,7 +90,7 @@ def _value_plan(field_type: GraphQLOutputType, attribute: str) -> FieldPlan | No
     nullable = not isinstance(field_type, GraphQLNonNull)
     inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
     if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
-        return FieldPlan(attribute, nullable, LEAF, inner.coerce_output_value)
+        return FieldPlan(attribute, nullable, LEAF, _leaf_plan(inner))
     if isinstance(inner, GraphQLObjectType):
         return FieldPlan(attribute, nullable, OBJECT, inner) if inner.is_type_of is None else None
     if isinstance(inner, GraphQLList):
@@ -105,20 +115,48 @@ def _plan(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -> F
     return _value_plan(field_def.type, definition.python_name)
 
 
-def _leaf(coerce: Callable[[Any], Any], value: Any) -> Any:
+def _leaf_plan(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Leaf:
+    verbatim: type | None = None
+    if leaf_type is GraphQLString or leaf_type is GraphQLID:
+        verbatim = str
+    elif leaf_type is GraphQLBoolean:
+        verbatim = bool
+    memo: dict[Any, Any] | None = {} if isinstance(leaf_type, GraphQLEnumType) else None
+    return leaf_type.coerce_output_value, verbatim, memo
+
+
+def _is_data(value: Any) -> bool:
     # The standard path raises an exception and awaits an awaitable; an ID would turn either
-    # into text.
-    if isinstance(value, _NOT_DATA):
+    # into text. Which a value is depends on its type alone, so each type is checked once.
+    if isinstance(value, BaseException | Awaitable):
+        return False
+    _DATA_TYPES.add(type(value))
+    return True
+
+
+def _coerce(leaf: Leaf, value: Any) -> Any:
+    """A leaf's value as the standard path completes it; _Irregular where that would fail."""
+    coerce, verbatim, memo = leaf
+    if type(value) is verbatim:
+        return value
+    if memo is not None and isinstance(value, Enum):
+        try:
+            return memo[value]
+        except KeyError:
+            pass
+    if type(value) not in _DATA_TYPES and not _is_data(value):
         raise _Irregular
     coerced = coerce(value)
     if coerced is None or coerced is Undefined:
         raise _Irregular
+    if memo is not None and isinstance(value, Enum):
+        memo[value] = coerced  # an enum type's coercion names each member the same every time
     return coerced
 
 
 def _complete(selection: Selection, source: Any) -> dict[str, Any]:
     """The response of one object: every selected field is plain (see the module docstring)."""
-    if isinstance(source, _NOT_DATA):
+    if type(source) not in _DATA_TYPES and not _is_data(source):
         raise _Irregular
     data: dict[str, Any] = {}
     for key, attribute, nullable, kind, target in selection:
@@ -131,7 +169,7 @@ def _complete(selection: Selection, source: Any) -> dict[str, Any]:
                 raise _Irregular
             data[key] = None
         elif kind == LEAF:
-            data[key] = _leaf(target, value)
+            data[key] = value if type(value) is target[1] else _coerce(target, value)
         elif kind == OBJECT:
             data[key] = _complete(target, value)
         else:
@@ -151,7 +189,7 @@ def _complete_list(item: tuple[int, bool, Any], value: Any) -> list[Any]:
                 raise _Irregular
             append(None)
         elif kind == LEAF:
-            append(_leaf(target, element))
+            append(element if type(element) is target[1] else _coerce(target, element))
         else:
             append(_complete(target, element))
     return items
@@ -257,7 +295,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         if plan.nullable:
                             return None
                         raise _Irregular
-                    return _leaf(plan.target, value)
+                    return _coerce(plan.target, value)
                 target = self._target(plan, field_details_list)
                 if target is not None and not any(d.node.directives for d in field_details_list):
                     value = getattr(source, plan.attribute)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import gc
 import weakref
+from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -77,6 +78,17 @@ GOOD = Row(
 OTHER = Row(**{**GOOD.__dict__, "id": strawberry.ID("2"), "note": "hello"})
 
 
+class Eventually:
+    """An awaitable that is not a coroutine: the standard path awaits it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[None, None, Any]:
+        return self.value
+        yield  # a generator: awaiting it returns the value at once
+
+
 def row(**changes: Any) -> Row:
     return Row(**{**GOOD.__dict__, **changes})
 
@@ -91,6 +103,11 @@ ROWS: dict[str, list[Any]] = {
     "not a colour": [row(colour="green")],
     "exception": [row(note=ValueError("boom"))],
     "exception as id": [row(id=ValueError("boom"))],
+    "awaitable id": [row(id=Eventually("7"))],
+    "int as id": [row(id=7)],
+    "bool as int": [row(count=True)],
+    "colour by value": [row(colour="red")],
+    "colour by name": [row(colour="RED")],
     "missing attribute": [object()],
     "exception as row": [GOOD, ValueError("boom")],
     "null row": [GOOD, None],
@@ -117,6 +134,9 @@ PAGES: dict[str, Any] = {
     "null edge": lambda: Page(**{**page("good").__dict__, "edges": [None]}),
     "null tag": lambda: Page(**{**page("good").__dict__, "tags": ["a", None]}),
     "null list": lambda: Page(**{**page("good").__dict__, "maybe_rows": None}),
+    "awaitable page info": lambda: Page(
+        **{**page("good").__dict__, "page_info": Eventually(page("good").page_info)}
+    ),
 }
 
 

@@ -17,7 +17,11 @@ plain attributes has no side effects, and the standard path reports the problem 
 
 The short path is not taken where graphql-core would do more than read and coerce: under
 middleware (an extension with a `resolve` hook must see every field), inside `@defer`red work,
-and for fields carrying any directive (`@stream` among them), which the standard path handles.
+and for object and list fields carrying a directive (`@stream` among them) or selecting one.
+
+What a document selects is worked out on its first request and kept with the operation while
+the document has no directive (its selections cannot then depend on variables); otherwise for
+the request only.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary, proxy
 
 from graphql import (
+    FragmentDefinitionNode,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLID,
@@ -40,6 +45,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
+    OperationDefinitionNode,
     Undefined,
 )
 from graphql.execution.executor import FieldDetailsList
@@ -76,6 +82,18 @@ Selection = tuple[Selected, ...]
 _plans: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], FieldPlan | None]] = (
     WeakKeyDictionary()
 )
+
+# A selection is known by its object type and the ids of its field nodes.
+SelectionKey = tuple[str, tuple[int, ...]]
+# Operations whose selections are kept for their next requests, per schema (the oldest go first).
+KNOWN_OPERATIONS = 256
+# (the operation, its fragments, its selections), by the operation's id
+KnownOperation = tuple[
+    OperationDefinitionNode,
+    tuple[FragmentDefinitionNode, ...],
+    dict[SelectionKey, Selection | None],
+]
+_operations: WeakKeyDictionary[GraphQLSchema, dict[int, KnownOperation]] = WeakKeyDictionary()
 
 
 # Types of values found to be neither exceptions nor awaitables.
@@ -213,9 +231,29 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if plans is None:
             plans = _plans[self.schema] = {}
         self._field_plans = plans
-        # Selections of this operation, by (object type, id of its field list), as graphql-core
-        # memoizes collected sub-fields; each entry keeps its list alive so the id stays unique.
-        self._selections: dict[tuple[str, int], tuple[FieldDetailsList, Selection | None]] = {}
+        self._selections = self._operation_selections()
+
+    def _operation_selections(self) -> dict[SelectionKey, Selection | None]:
+        """Where this operation's selections are kept: for every request of an operation without
+        directives (no `@` in its text), else for this request.
+
+        Which fields graphql-core collects depends on the variables only through directives
+        (@skip, @include, @defer); without them the same document selects the same every time.
+        """
+        operation = self.operation
+        if operation.loc is None or "@" in operation.loc.source.body:
+            return {}
+        known = _operations.get(self.schema)
+        if known is None:
+            known = _operations[self.schema] = {}
+        entry = known.get(id(operation))
+        if entry is None or entry[0] is not operation:
+            if len(known) >= KNOWN_OPERATIONS:
+                del known[next(iter(known))]  # the oldest
+            # The entry holds the operation and its fragments: the ids in its keys stay theirs.
+            fragments = tuple(self.fragment_definitions.values())
+            entry = known[id(operation)] = (operation, fragments, {})
+        return entry[2]
 
     def _field_plan(self, parent_type: GraphQLObjectType, name: str) -> FieldPlan | None:
         plans = self._field_plans
@@ -230,13 +268,14 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Selection | None:
         """What a plain object field selects, when all of it is plain; else None."""
-        key = (object_type.name, id(field_details_list))
-        cached = self._selections.get(key)
-        if cached is not None:
-            return cached[1]
-        selection = self._build_selection(object_type, field_details_list)
-        self._selections[key] = (field_details_list, selection)
-        return selection
+        key = (object_type.name, tuple([id(details.node) for details in field_details_list]))
+        try:
+            return self._selections[key]
+        except KeyError:
+            selection = self._selections[key] = self._build_selection(
+                object_type, field_details_list
+            )
+            return selection
 
     def _build_selection(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList

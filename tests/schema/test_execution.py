@@ -297,3 +297,24 @@ async def test_resolvers_can_still_use_graphql_cores_async_helpers() -> None:
 
     assert result.errors is None
     assert result.data == {"gathered": [1, 2]}
+
+
+async def test_selections_follow_the_variables_of_each_request() -> None:
+    # Selections are kept between requests only for documents without directives: here the
+    # same document selects differently with other variables.
+    document = """query ($which: String!, $yes: Boolean!) { page(which: $which) {
+        edges { cursor @include(if: $yes) node { id name @skip(if: $yes) } } } }"""
+    answers = []
+    for yes in (True, False, True):
+        variables = {"which": "good", "yes": yes}
+        expected = await STANDARD.execute(document, variable_values=variables)
+        result = await SHORT.execute(document, variable_values=variables)
+        assert result.data == expected.data
+        assert not result.errors
+        answers.append(result.data["page"]["edges"][0])
+
+    assert answers == [
+        {"cursor": "c0", "node": {"id": "1"}},
+        {"node": {"id": "1", "name": "Åsa"}},
+        {"cursor": "c0", "node": {"id": "1"}},
+    ]

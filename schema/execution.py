@@ -48,6 +48,7 @@ from graphql import (
     OperationDefinitionNode,
     Undefined,
 )
+from graphql.execution.collect_fields import CollectedFields
 from graphql.execution.executor import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -85,14 +86,21 @@ _plans: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], FieldPlan | None]
 
 # A selection is known by its object type and the ids of its field nodes.
 SelectionKey = tuple[str, tuple[int, ...]]
-# Operations whose selections are kept for their next requests, per schema (the oldest go first).
+
+
+class Selections(NamedTuple):
+    """What an operation selects below its root fields, worked out as requests need it."""
+
+    # graphql-core's collected sub-fields of an object field
+    collected: dict[SelectionKey, CollectedFields]
+    # the short path's view of a plain object field (None: not all plain)
+    plain: dict[SelectionKey, Selection | None]
+
+
+# Operations whose selections are kept for their next requests, per schema (the oldest go first),
+# by the operation's id, with the operation and its fragments so that the ids stay theirs.
 KNOWN_OPERATIONS = 256
-# (the operation, its fragments, its selections), by the operation's id
-KnownOperation = tuple[
-    OperationDefinitionNode,
-    tuple[FragmentDefinitionNode, ...],
-    dict[SelectionKey, Selection | None],
-]
+KnownOperation = tuple[OperationDefinitionNode, tuple[FragmentDefinitionNode, ...], Selections]
 _operations: WeakKeyDictionary[GraphQLSchema, dict[int, KnownOperation]] = WeakKeyDictionary()
 
 
@@ -231,18 +239,22 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if plans is None:
             plans = _plans[self.schema] = {}
         self._field_plans = plans
-        self._selections = self._operation_selections()
+        shared = self._operation_selections()
+        self._shared = shared is not None
+        self._selections = shared if shared is not None else Selections({}, {})
+        # Field lists whose ids key this request's own selections: kept alive, the ids stay theirs.
+        self._kept: list[FieldDetailsList] = []
 
-    def _operation_selections(self) -> dict[SelectionKey, Selection | None]:
-        """Where this operation's selections are kept: for every request of an operation without
-        directives (no `@` in its text), else for this request.
+    def _operation_selections(self) -> Selections | None:
+        """The selections kept for every request of this operation, if it has no directive (no
+        `@` in its text); None when this request must work out its own.
 
         Which fields graphql-core collects depends on the variables only through directives
         (@skip, @include, @defer); without them the same document selects the same every time.
         """
         operation = self.operation
         if operation.loc is None or "@" in operation.loc.source.body:
-            return {}
+            return None
         known = _operations.get(self.schema)
         if known is None:
             known = _operations[self.schema] = {}
@@ -252,8 +264,28 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 del known[next(iter(known))]  # the oldest
             # The entry holds the operation and its fragments: the ids in its keys stay theirs.
             fragments = tuple(self.fragment_definitions.values())
-            entry = known[id(operation)] = (operation, fragments, {})
+            entry = known[id(operation)] = (operation, fragments, Selections({}, {}))
         return entry[2]
+
+    def _key(self, object_type: GraphQLObjectType, fields: FieldDetailsList) -> SelectionKey:
+        if self._shared:
+            return object_type.name, tuple([id(details.node) for details in fields])
+        # With directives, the same nodes may be collected with other defer usages: as
+        # graphql-core memoizes, by the field list.
+        return object_type.name, (id(fields),)
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> CollectedFields:
+        if not self._shared:
+            return super().collect_subfields(return_type, field_details_list)
+        key = self._key(return_type, field_details_list)
+        collected = self._selections.collected
+        try:
+            return collected[key]
+        except KeyError:
+            fields = collected[key] = super().collect_subfields(return_type, field_details_list)
+            return fields
 
     def _field_plan(self, parent_type: GraphQLObjectType, name: str) -> FieldPlan | None:
         plans = self._field_plans
@@ -268,13 +300,14 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Selection | None:
         """What a plain object field selects, when all of it is plain; else None."""
-        key = (object_type.name, tuple([id(details.node) for details in field_details_list]))
+        key = self._key(object_type, field_details_list)
+        plain = self._selections.plain
         try:
-            return self._selections[key]
+            return plain[key]
         except KeyError:
-            selection = self._selections[key] = self._build_selection(
-                object_type, field_details_list
-            )
+            selection = plain[key] = self._build_selection(object_type, field_details_list)
+            if not self._shared:
+                self._kept.append(field_details_list)
             return selection
 
     def _build_selection(

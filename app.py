@@ -22,6 +22,10 @@ from schema.body_limit import BodySizeLimit
 from schema.extensions import quiet_expected_errors
 from schema.view import GraphQLView
 
+# Allocations (less deallocations) between two collections of the youngest generation; Python's
+# default is 700.
+GC_YOUNG_THRESHOLD = 10_000
+
 
 def create_app(
     settings: Settings | None = None,
@@ -62,6 +66,11 @@ def create_app(
             # What start-up built (the schema, the ORM's models) lives as long as the process:
             # leave it out of the collector's full passes, which otherwise stall requests.
             gc.freeze()
+            # Requests in flight hold thousands of young objects (rows, their projections, the
+            # response). Collecting every 700 allocations walked them over and over and moved
+            # them on towards full collections: about 0.1 ms of CPU a request at 32 connections.
+            # Requests leave next to no cyclic garbage, so waiting longer costs little memory.
+            gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
             yield
 
     return Starlette(

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
 LUA = ROOT / "bench" / "baseline" / "post.lua"
-from bench.baseline.seed import INVITATIONS  # noqa: E402 (after the path is set)
+from bench.baseline.seed import INVITATIONS
 
 CONNECTIONS = (1, 32)
 

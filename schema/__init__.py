@@ -5,16 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
@@ -56,7 +48,7 @@ from schema.invitation import (
     SendInvitationsPayload,
     StorefrontInvitationSettings,
 )
-from schema.limits import DocumentShapeLimits
+from schema.limits import CheckedDocuments, document_checker
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
 from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
@@ -210,24 +202,22 @@ class Subscription:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # The limiters' rule classes are built once: ValidationCache is keyed by the rules, and the
-    # limiters build a new class per instance, so one per request would miss on every request.
-    limit_rules = [
+    # The rules are built once: the limiters build a new rule class per instance.
+    rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    if settings.is_production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    check = document_checker(max_tokens=settings.max_tokens, rules=rules)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
-        lambda: AddValidationRules(limit_rules),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        DocumentShapeLimits,
+        lambda: CheckedDocuments(check),
         StoreScope,
         SubscriptionsOverWebSocket,
         MaskUnexpectedErrors,
     ]
     if settings.is_production:
-        extensions += [DisableIntrospection, HideSuggestions]
+        extensions.append(HideSuggestions)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

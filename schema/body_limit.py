@@ -10,6 +10,10 @@ class BodyTooLarge(Exception):
     """Raised inside the app when the body passes the limit."""
 
 
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await PlainTextResponse("Request body too large.", status_code=413)(scope, receive, send)
+
+
 class BodySizeLimit:
     """Counts body bytes as they arrive, so a lying or absent Content-Length does not help."""
 
@@ -21,10 +25,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PlainTextResponse("Request body too large.", status_code=413)
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await too_large(scope, receive, send)
+                await _too_large(scope, receive, send)
                 return
         received = 0
         started = False
@@ -47,4 +50,4 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await too_large(scope, receive, send)
+                await _too_large(scope, receive, send)

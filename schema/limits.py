@@ -1,6 +1,8 @@
-"""Validation rules against documents built to be expensive, run before the standard ones.
+"""What documents are accepted: the token limit, the validation rules, and the extension that
+parses and validates each distinct document once under them.
 
-Two shapes of graphql-cop's probes pass the depth, alias and token limits:
+Rules against documents built to be expensive run before the standard ones. Two shapes of
+graphql-cop's probes pass the depth, alias and token limits:
 - field duplication: the same field hundreds of times in one selection set. Execution merges them,
   but graphql-core's overlap check compares them pairwise first;
 - directive overloading: hundreds of directives on one field, each answered by its own error.
@@ -12,18 +14,25 @@ runs among the standard rules; batching is off in Strawberry's view.)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
     ASTValidationRule,
     DirectiveNode,
+    DocumentNode,
     FieldNode,
+    GraphQLError,
+    GraphQLSchema,
     Node,
     SelectionSetNode,
+    parse,
+    specified_rules,
 )
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 MAX_FIELD_REPEATS = 10
 MAX_DIRECTIVES_PER_LOCATION = 5
@@ -65,14 +74,54 @@ class DirectivesPerLocationRule(ASTValidationRule):
             )
 
 
-class DocumentShapeLimits(SchemaExtension):
-    """Runs the rules above ahead of the standard validation rules."""
+# Distinct documents kept parsed and validated, per schema (as Strawberry's caches would).
+CACHED_DOCUMENTS = 1024
 
-    def on_operation(self) -> Iterator[None]:
+Checked = tuple[DocumentNode, list[GraphQLError]]
+DocumentChecker = Callable[[GraphQLSchema, str], Checked]
+
+
+def document_checker(
+    *, max_tokens: int, rules: Sequence[type[ASTValidationRule]]
+) -> DocumentChecker:
+    """Parses a query text (at most `max_tokens` tokens) and validates it, remembering answers.
+
+    Runs the shape rules above, graphql-core's standard rules, then `rules` (and Strawberry's own
+    two, as it always does). A syntax error is raised, and not remembered.
+    """
+    all_rules: tuple[type[ASTValidationRule], ...] = (
+        RepeatedFieldsRule,
+        DirectivesPerLocationRule,
+        *specified_rules,
+        *rules,
+    )
+
+    @lru_cache(maxsize=CACHED_DOCUMENTS)
+    def check(schema: GraphQLSchema, query: str) -> Checked:
+        document = parse(query, max_tokens=max_tokens)
+        return document, validate_document(schema, document, all_rules)
+
+    return check
+
+
+class CheckedDocuments(SchemaExtension):
+    """Takes each operation's document and its validation errors from a `document_checker`.
+
+    One extension in place of Strawberry's ParserCache, ValidationCache, AddValidationRules and
+    MaxTokensLimiter: every extension costs every request a context manager per hook, and the
+    four did one thing. The cache is keyed by the query text, which hashes in a microsecond; a
+    parsed document takes several to hash.
+    """
+
+    def __init__(self, check: DocumentChecker) -> None:
+        self.check = check
+
+    def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
-        ctx.validation_rules = (
-            RepeatedFieldsRule,
-            DirectivesPerLocationRule,
-            *ctx.validation_rules,
-        )
+        assert ctx.query is not None, "Strawberry parses only operations with a query"
+        ctx.graphql_document, self.errors = self.check(ctx.schema._schema, ctx.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        self.execution_context.pre_execution_errors = self.errors
         yield

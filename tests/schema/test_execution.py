@@ -1,13 +1,19 @@
-"""The short path for plain leaf fields answers exactly as graphql-core's standard path."""
+"""The short path for plain fields answers exactly as graphql-core's standard path."""
 
 from __future__ import annotations
 
 import enum
+import gc
+import weakref
+from collections.abc import Generator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
+from graphql import FieldNode, GraphQLField, GraphQLObjectType, GraphQLResolveInfo
+from graphql.pyutils import Path
+from strawberry.permission import BasePermission
 
 from schema import execution
 from schema.execution import ExecutionContext
@@ -18,6 +24,13 @@ class Colour(enum.Enum):
     RED = "red"
 
 
+class Never(BasePermission):
+    message = "Not for you."
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
 @strawberry.type
 class Row:
     id: strawberry.ID
@@ -26,10 +39,32 @@ class Row:
     count: int
     at: datetime
     colour: Colour
+    secret: str = strawberry.field(default="hidden", permission_classes=[Never])
 
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+
+@strawberry.type
+class Edge:
+    cursor: str
+    node: Row
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Page:
+    edges: list[Edge]
+    nodes: list[Row]
+    tags: list[str]
+    maybe_rows: list[Row | None] | None
+    page_info: PageInfo
 
 
 GOOD = Row(
@@ -40,58 +75,246 @@ GOOD = Row(
     at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
     colour=Colour.RED,
 )
+OTHER = Row(**{**GOOD.__dict__, "id": strawberry.ID("2"), "note": "hello"})
+
+
+class Eventually:
+    """An awaitable that is not a coroutine: the standard path awaits it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[None, None, Any]:
+        return self.value
+        yield  # a generator: awaiting it returns the value at once
+
+
+def row(**changes: Any) -> Row:
+    return Row(**{**GOOD.__dict__, **changes})
+
+
+# What the standard path refuses: a null where none is allowed, a value an Int cannot hold,
+# a string where an enum is expected, an exception as a value.
 ROWS: dict[str, list[Any]] = {
-    "good": [GOOD],
-    # What the standard path refuses: a null where none is allowed, a value an Int cannot hold,
-    # a string where an enum is expected, an exception as a value.
-    "null": [Row(**{**GOOD.__dict__, "name": None})],
-    "not an int": [Row(**{**GOOD.__dict__, "count": "three"})],
-    "too big": [Row(**{**GOOD.__dict__, "count": 2**40})],
-    "not a colour": [Row(**{**GOOD.__dict__, "colour": "green"})],
-    "exception": [Row(**{**GOOD.__dict__, "note": ValueError("boom")})],
+    "good": [GOOD, OTHER],
+    "null": [GOOD, row(name=None)],
+    "not an int": [row(count="three")],
+    "too big": [row(count=2**40)],
+    "not a colour": [row(colour="green")],
+    "exception": [row(note=ValueError("boom"))],
+    "exception as id": [row(id=ValueError("boom"))],
+    "awaitable id": [row(id=Eventually("7"))],
+    "int as id": [row(id=7)],
+    "bool as int": [row(count=True)],
+    "colour by value": [row(colour="red")],
+    "colour by name": [row(colour="RED")],
+    "missing attribute": [object()],
+    "exception as row": [GOOD, ValueError("boom")],
+    "null row": [GOOD, None],
+}
+
+
+def page(which: str) -> Page:
+    rows = ROWS[which]
+    edges = [Edge(cursor=f"c{i}", node=r) for i, r in enumerate(rows)]
+    return Page(
+        edges=edges,
+        nodes=rows,
+        tags=["a", "b"],
+        maybe_rows=[*rows, None],
+        page_info=PageInfo(has_next_page=False, end_cursor="c1"),
+    )
+
+
+# Shapes of values the short path leaves alone, or must refuse on the way.
+PAGES: dict[str, Any] = {
+    "rows as a tuple": lambda: Page(**{**page("good").__dict__, "nodes": (GOOD, OTHER)}),
+    "rows as a generator": lambda: Page(**{**page("good").__dict__, "nodes": iter([GOOD])}),
+    "null page info": lambda: Page(**{**page("good").__dict__, "page_info": None}),
+    "null edge": lambda: Page(**{**page("good").__dict__, "edges": [None]}),
+    "null tag": lambda: Page(**{**page("good").__dict__, "tags": ["a", None]}),
+    "null list": lambda: Page(**{**page("good").__dict__, "maybe_rows": None}),
+    "awaitable page info": lambda: Page(
+        **{**page("good").__dict__, "page_info": Eventually(page("good").page_info)}
+    ),
 }
 
 
 @strawberry.type
 class Query:
     @strawberry.field
-    def rows(self, which: str) -> list[Row]:
-        return ROWS[which]
+    def page(self, which: str) -> Page:
+        return PAGES[which]() if which in PAGES else page(which)
+
+    @strawberry.field
+    async def gathered(self, info: strawberry.Info) -> list[int]:
+        async def number(n: int) -> int:
+            return n
+
+        helpers = info._raw_info.async_helpers
+        return list(await helpers.gather([number(1), number(2)]))
 
 
-QUERY = "query ($which: String!) { rows(which: $which) { id name note count at colour shout } }"
+NODE_FIELDS = "id name note count at colour"
+DOCUMENTS = {
+    "page": f"""query ($which: String!) {{ page(which: $which) {{
+        edges {{ cursor node {{ {NODE_FIELDS} }} }}
+        nodes {{ {NODE_FIELDS} }} tags maybeRows {{ id note }}
+        pageInfo {{ hasNextPage endCursor }} }} }}""",
+    "typename, aliases, fragments": """query ($which: String!) { page(which: $which) {
+        __typename
+        first: edges { cursor n: node { __typename ...RowFields ... on Row { alias: id } } }
+        again: edges { node { name } }
+        pageInfo { ... { hasNextPage } end: endCursor } } }
+        fragment RowFields on Row { id name colour count count }""",
+    "a field with a resolver": """query ($which: String!) { page(which: $which) {
+        edges { cursor node { id shout } } } }""",
+    "a permission on a plain field": """query ($which: String!) { page(which: $which) {
+        nodes { id secret } } }""",
+    "skip and include": """query ($which: String!, $yes: Boolean = true, $no: Boolean = false)
+        { page(which: $which) {
+        edges { cursor @skip(if: $yes) node { id name @include(if: $no) note @include(if: $yes) } }
+        nodes @include(if: $yes) { id @skip(if: $no) } tags @skip(if: $yes) } }""",
+}
 
 
-@pytest.mark.parametrize("which", list(ROWS))
-async def test_the_answer_is_the_standard_one(which: str) -> None:
-    standard = strawberry.Schema(query=Query)
-    short = strawberry.Schema(query=Query, execution_context_class=ExecutionContext)
+class Recording(ExecutionContext):
+    """Records each field the standard path resolves (it builds resolve info for each)."""
 
-    expected = await standard.execute(QUERY, variable_values={"which": which})
-    result = await short.execute(QUERY, variable_values={"which": which})
+    resolved: ClassVar[list[str]] = []
+    last: ClassVar[weakref.ref[ExecutionContext] | None] = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        Recording.last = weakref.ref(self)
+
+    def build_resolve_info(
+        self,
+        field_def: GraphQLField,
+        field_nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> GraphQLResolveInfo:
+        Recording.resolved.append(f"{parent_type.name}.{field_nodes[0].name.value}")
+        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+
+STANDARD = strawberry.Schema(query=Query)
+SHORT = strawberry.Schema(query=Query, execution_context_class=Recording)
+
+
+async def both(document: str, which: str) -> tuple[Any, Any]:
+    Recording.resolved.clear()
+    expected = await STANDARD.execute(document, variable_values={"which": which})
+    result = await SHORT.execute(document, variable_values={"which": which})
     assert result.data == expected.data
     assert [e.formatted for e in result.errors or []] == [
         e.formatted for e in expected.errors or []
     ]
-    if which == "good":
-        # The leaves took the short path (`shout` has a resolver: the standard one).
-        plans = execution._plans[short._schema]
-        leaves = ("id", "name", "note", "count", "at", "colour")
-        assert all(plans[("Row", name)] for name in leaves)
-        assert plans[("Row", "shout")] is None
-        assert result.data == {
-            "rows": [
-                {
-                    "id": "1",
-                    "name": "Åsa",
-                    "note": None,
-                    "count": 3,
-                    "at": "2026-01-02T03:04:05.000006+00:00",
-                    "colour": "RED",
-                    "shout": "ÅSA",
-                }
-            ]
-        }
-    else:
-        assert result.errors
+    return result, expected
+
+
+@pytest.mark.parametrize("which", [*ROWS, *PAGES])
+@pytest.mark.parametrize("document", list(DOCUMENTS))
+async def test_the_answer_is_the_standard_one(document: str, which: str) -> None:
+    await both(DOCUMENTS[document], which)
+
+
+async def test_a_plain_page_is_completed_without_the_standard_path() -> None:
+    result, _ = await both(DOCUMENTS["page"], "good")
+
+    assert Recording.resolved == ["Query.page"]
+    node = {
+        "id": "1",
+        "name": "Åsa",
+        "note": None,
+        "count": 3,
+        "at": "2026-01-02T03:04:05.000006+00:00",
+        "colour": "RED",
+    }
+    assert result.data["page"]["edges"][0] == {"cursor": "c0", "node": node}
+    assert result.data["page"]["nodes"][1] == {**node, "id": "2", "note": "hello"}
+    assert result.data["page"]["maybeRows"][2] is None
+    assert result.data["page"]["pageInfo"] == {"hasNextPage": False, "endCursor": "c1"}
+
+
+async def test_typename_aliases_and_fragments_stay_on_the_short_path() -> None:
+    result, _ = await both(DOCUMENTS["typename, aliases, fragments"], "good")
+
+    assert Recording.resolved == ["Query.page", "Page.__typename"]
+    assert result.data["page"]["first"][0] == {
+        "cursor": "c0",
+        "n": {"__typename": "Row", "id": "1", "name": "Åsa", "colour": "RED", "count": 3,
+              "alias": "1"},
+    }  # fmt: skip
+
+
+async def test_what_is_not_plain_takes_the_standard_path_below_it() -> None:
+    # A resolver anywhere in a selection sends that selection down the standard path; the
+    # plain fields inside it still take the short one.
+    await both(DOCUMENTS["a field with a resolver"], "good")
+    assert sorted(Recording.resolved) == [
+        "Edge.node", "Edge.node", "Page.edges", "Query.page", "Row.shout", "Row.shout"
+    ]  # fmt: skip
+
+    # A permission on a field without resolver is checked (and refuses) as before.
+    result, _ = await both(DOCUMENTS["a permission on a plain field"], "good")
+    assert [e.message for e in result.errors] == ["Not for you."]
+
+
+async def test_skip_and_include_are_applied_before_the_short_path() -> None:
+    result, _ = await both(DOCUMENTS["skip and include"], "good")
+
+    assert result.data["page"]["edges"][0] == {"node": {"id": "1", "note": None}}
+    assert result.data["page"]["nodes"][0] == {"id": "1"}
+    assert "tags" not in result.data["page"]
+
+
+async def test_a_plan_is_made_once_per_field_definition() -> None:
+    await both(DOCUMENTS["page"], "good")
+
+    plans = execution._plans[SHORT._schema]
+    assert all(plans[("Row", name)] for name in NODE_FIELDS.split())
+    assert plans[("Row", "secret")] is None
+    assert plans[("Query", "page")] is None
+    assert plans[("Page", "edges")] is not None
+
+
+async def test_an_operation_leaves_no_cycle_for_the_garbage_collector() -> None:
+    gc.disable()
+    try:
+        result, _ = await both(DOCUMENTS["page"], "good")
+        assert result.data
+        # Freed by reference counting as soon as the operation is done, with all it held.
+        assert Recording.last is not None
+        assert Recording.last() is None
+    finally:
+        gc.enable()
+
+
+async def test_resolvers_can_still_use_graphql_cores_async_helpers() -> None:
+    result = await SHORT.execute("{ gathered }")
+
+    assert result.errors is None
+    assert result.data == {"gathered": [1, 2]}
+
+
+async def test_selections_follow_the_variables_of_each_request() -> None:
+    # Selections are kept between requests only for documents without directives: here the
+    # same document selects differently with other variables.
+    document = """query ($which: String!, $yes: Boolean!) { page(which: $which) {
+        edges { cursor @include(if: $yes) node { id name @skip(if: $yes) } } } }"""
+    answers = []
+    for yes in (True, False, True):
+        variables = {"which": "good", "yes": yes}
+        expected = await STANDARD.execute(document, variable_values=variables)
+        result = await SHORT.execute(document, variable_values=variables)
+        assert result.data == expected.data
+        assert not result.errors
+        answers.append(result.data["page"]["edges"][0])
+
+    assert answers == [
+        {"cursor": "c0", "node": {"id": "1"}},
+        {"node": {"id": "1", "name": "Åsa"}},
+        {"cursor": "c0", "node": {"id": "1"}},
+    ]

@@ -60,7 +60,7 @@ class Claimed:
     in_doubt: bool
 
 
-class Sql:
+class _Sql:
     """The two dialects' spelling of the database clock and of parameters."""
 
     def __init__(self, client: BaseDBAsyncClient | None = None) -> None:
@@ -101,7 +101,7 @@ async def _write(sql: str, params: Sequence[Any], client: BaseDBAsyncClient | No
     (total_changes) would also count the rows the invitation_count triggers write."""
     client = client or _client()
     rows = await client.execute_query_dict(
-        Sql(client).query(f"{sql} RETURNING 1 AS written"), list(params)
+        _Sql(client).query(f"{sql} RETURNING 1 AS written"), list(params)
     )
     return len(rows)
 
@@ -117,7 +117,7 @@ async def _recorded(row: Claimed, rowcount: int) -> bool:
 async def _record(row: Claimed, sql: str, params: Sequence[Any]) -> bool:
     """Run one fenced write of `row` and publish it; whether it matched the row (still ours)."""
     client = _client()
-    dialect = Sql(client)
+    dialect = _Sql(client)
     if dialect.postgres:
         rows = await client.execute_query_dict(
             dialect.query(notifying(f"{sql} RETURNING id, inviter_id")), list(params)
@@ -129,7 +129,7 @@ async def _record(row: Claimed, sql: str, params: Sequence[Any]) -> bool:
 async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
     """Lease up to `batch_size` due rows, oldest first, in one statement."""
     client = _client()
-    sql = Sql(client)
+    sql = _Sql(client)
     lease_id = str(uuid.uuid4())
     due = _DUE.format(now=sql.now())
     if sql.postgres:
@@ -203,7 +203,7 @@ async def record(records: Sequence[Record]) -> set[int]:
     out meanwhile; a hop costs more CPU than the statements). A row is in at most one record.
     """
     client = _client()
-    if Sql(client).postgres:
+    if _Sql(client).postgres:
         starts = [r for r in records if r.is_start]
         deliveries = [r for r in records if not r.is_start]
         rows = await client.execute_query_dict(
@@ -228,10 +228,10 @@ async def record(records: Sequence[Record]) -> set[int]:
     return matched
 
 
-_NOW_SQLITE = Sql.now_sqlite()
+_NOW_SQLITE = _Sql.now_sqlite()
 _START_SQLITE = (
     "UPDATE invitation SET delivery_state = 'SENDING', attempts = attempts + 1, message_id = ?,"
-    f" lease_expires_at = {Sql().later()} {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
+    f" lease_expires_at = {_Sql().later()} {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
     f" AND (expires_at IS NULL OR expires_at > {_NOW_SQLITE})"
 )
 # The history row first, while the status still tells whether this is the first delivery.
@@ -256,7 +256,7 @@ def _record_sqlite(connection: sqlite3.Connection, records: Sequence[Record]) ->
         for record in records:
             fence: list[Any] = [record.row.id, record.row.lease_id]
             if record.message_id is not None:
-                lease = Sql().seconds(record.lease_seconds)
+                lease = _Sql().seconds(record.lease_seconds)
                 cursor = connection.execute(_START_SQLITE, [record.message_id, lease, *fence])
             else:
                 connection.execute(_SENT_HISTORY_SQLITE, [SYSTEM_ACTOR, *fence])
@@ -317,7 +317,7 @@ SELECT id, {NOTIFY_ROW} FROM changed
 
 async def retry_later(row: Claimed, *, delay_seconds: float, reason: str) -> bool:
     """Back to QUEUED, due again after the delay."""
-    sql = Sql(_client())
+    sql = _Sql(_client())
     return await _record(
         row,
         f"UPDATE invitation SET delivery_state = 'QUEUED', last_error = ?,"
@@ -339,7 +339,7 @@ async def settle(row: Claimed, state: DeliveryState, reason: str) -> bool:
 
 async def give_back(row: Claimed, *, delay_seconds: float) -> bool:
     """Undo `start_sending` when the server was never reached: nothing was sent."""
-    sql = Sql(_client())
+    sql = _Sql(_client())
     state = DeliveryState.SENDING if row.in_doubt else DeliveryState.QUEUED
     return await _record(
         row,
@@ -352,7 +352,7 @@ async def give_back(row: Claimed, *, delay_seconds: float) -> bool:
 async def release(rows: Sequence[Claimed], *, delay_seconds: float = 0.0) -> None:
     """Give unsent rows back, as they were (attempts untouched), due again after the delay."""
     client = _client()
-    sql = Sql(client)
+    sql = _Sql(client)
     for row in rows:
         await _write(
             f"UPDATE invitation SET next_attempt_at = {sql.later()}, {_CLEAR_LEASE} {_FENCE}",

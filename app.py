@@ -14,13 +14,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 
 import events
+from api import health
+from api.body_limit import BodySizeLimit
+from api.schema import build_schema
+from api.view import GraphQLView
 from config import Settings
 from mailer.service import mailer_in_background
-from resolvers import health
-from schema import build_schema
-from schema.body_limit import BodySizeLimit
 from schema.extensions import quiet_expected_errors
-from schema.view import GraphQLView
 
 # Allocations (less deallocations) between two collections of the youngest generation; Python's
 # default is 700.

@@ -36,13 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg
 from tortoise import Tortoise, connections
 
+from cli.database import migrate
+from cli.demo import seed_demo
 from config import tortoise_config
-from models import grid, invitation_counts
+from domain import grid
+from domain.clock import utcnow
+from domain.codes import new_nonce
+from models import invitation_counts
 from models.accounts import Customer
-from models.clock import utcnow
-from models.codes import new_nonce
-from models.database import migrate
-from models.demo import seed_demo
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.store import CustomerGroup, StoreView, Website
 

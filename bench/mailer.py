@@ -31,17 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiosmtplib
 from tortoise import Tortoise
 
-from cli import run_with_uvloop
+from cli.database import migrate
+from cli.demo import seed_demo
+from cli.main import run_with_uvloop
 from config import Settings
+from domain.clock import utcnow
+from domain.codes import new_nonce
 from mailer import compose, outbox
 from mailer.message import build
 from mailer.sink import HOST, free_port
 from mailer.transport import SmtpConfig, SmtpTransport
 from mailer.worker import Mailer
-from models.clock import utcnow
-from models.codes import new_nonce
-from models.database import migrate
-from models.demo import seed_demo
 from models.invitation import Invitation
 from models.store import StoreView
 

@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg
 from tortoise import Tortoise
 
+from cli.database import migrate
+from cli.demo import seed_demo
 from config import tortoise_config
-from models import reports
+from domain import reports
+from domain.codes import new_nonce
 from models.accounts import Customer
-from models.codes import new_nonce
-from models.database import migrate
-from models.demo import seed_demo
 from models.invitation import Invitation, InvitationStatus
 from models.store import StoreView, Website
 

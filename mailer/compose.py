@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
 
+from domain.clock import utcnow
+from domain.codes import code_for
+from domain.identities import Sender, sender_for
+from domain.invitation_settings import for_store_view
 from mailer.message import InvitationMail
 from mailer.outbox import Claimed
 from models.accounts import Customer
-from models.clock import utcnow
-from models.codes import code_for
-from models.identities import Sender, sender_for
-from models.invitation_settings import for_store_view
 from models.store import StoreView
 
 

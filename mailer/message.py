@@ -19,8 +19,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup, escape
 
-from models.identities import Sender
-from models.invitation_settings import BUILT_IN_TEMPLATE, KNOWN_TEMPLATES
+from domain.identities import Sender
+from domain.invitation_settings import BUILT_IN_TEMPLATE, KNOWN_TEMPLATES
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_LOCALE = "en_US"

@@ -11,14 +11,14 @@ from collections import deque
 from dataclasses import dataclass
 
 from config import DeliveryPolicy, Settings
+from domain import sending_switch
+from domain.mail_queue import wait_for_mail
 from mailer import compose, metrics, outbox
 from mailer.message import build
 from mailer.outbox import Claimed
 from mailer.recorder import Recorder
 from mailer.transport import Permanent, Transient, Transport, UnknownOutcome, Unreachable
-from models import sending_switch
 from models.invitation import DeliveryState
-from models.outbox import wait_for_mail
 
 logger = logging.getLogger("invitations.mailer")
 

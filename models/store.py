@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from tortoise import fields
 from tortoise.models import Model
 
@@ -69,37 +66,3 @@ async def find_store_view(code: str | None) -> StoreView | None:
     if len(code) > 64:
         return None
     return await StoreView.get_or_none(code=code)
-
-
-class StoreViewCache:
-    """Store views by code, kept for `ttl_seconds`: every request names one, and they rarely change.
-
-    A change made elsewhere (another process, the command line) is seen within `ttl_seconds`.
-    Only store views found are kept: an unknown code is looked up each time, so made-up codes
-    cannot fill the cache. The instances are shared by requests, which only read them.
-    """
-
-    MAX_ENTRIES = 1000
-
-    def __init__(
-        self, ttl_seconds: float = 10.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: dict[str, tuple[float, StoreView]] = {}
-
-    async def find(self, code: str | None) -> StoreView | None:
-        """As find_store_view."""
-        key = code or ""
-        now = self._clock()
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        store = await find_store_view(code)
-        if store is None:
-            self._entries.pop(key, None)
-            return None
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = (now + self._ttl, store)
-        return store

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from models import customers, signin, tokens
-from models.errors import DomainError
-from models.rate_limit import Action
+from domain import registration, signin, tokens
+from domain.errors import DomainError
+from domain.validation import email_key
 from models.store import Website
-from models.validation import email_key
 from schema.accounts import (
     CreateCustomerInput,
     CreateCustomerPayload,
@@ -18,6 +17,7 @@ from schema.accounts import (
 )
 from schema.context import Context, Info
 from schema.errors import UserError
+from schema.rate_limits import Action
 
 
 def _customer_policy(ctx: Context) -> signin.SignInPolicy:
@@ -91,16 +91,16 @@ async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCusto
     website = await _website(ctx)
     ctx.limit(Action.REGISTRATION, account=f"{website.id}:{email_key(input.email.strip())}")
     try:
-        registration = customers.Registration.checked(
+        checked = registration.Registration.checked(
             email=input.email,
             firstname=input.firstname,
             lastname=input.lastname,
             password=input.password,
         )
-        customer = await customers.register(
+        customer = await registration.register(
             website=website,
             store=ctx.require_store(),
-            registration=registration,
+            registration=checked,
             invitation_code=input.invitation_code,
             password_profile=ctx.settings.password_hash_profile,
             secret=ctx.settings.secret_key,

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import strawberry
 
-from models import admin_batch, admin_invitations, grid
-from models.clock import utcnow
-from models.errors import DomainError
+from domain import admin_batch, admin_invitations, grid
+from domain.clock import utcnow
+from domain.errors import DomainError
 from schema.admin_invitation import (
     CreateInvitationsInput,
     CreateInvitationsPayload,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from models import invitation_settings, invitations
-from models.errors import DomainError
+from domain import invitation_settings, invitations
+from domain.errors import DomainError
 from models.invitation import InvitationStatus
-from models.rate_limit import Action
 from schema.context import Info
 from schema.errors import UserError
 from schema.invitation import (
@@ -21,6 +20,7 @@ from schema.invitation import (
     invitation_connection,
 )
 from schema.pagination import decode_datetime_cursor, page_size
+from schema.rate_limits import Action
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import strawberry
 
-from models import reports
-from models.errors import DomainError
+from domain import reports
+from domain.errors import DomainError
 from schema.context import Info
 from schema.errors import BadRequest
 from schema.reports import InvitationsReport, InvitedCustomerRow, ReportFilter

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from models import invitation_settings, settings_update
-from models.errors import DomainError
+from domain import invitation_settings, settings_update
+from domain.errors import DomainError
 from schema.context import Info
 from schema.errors import BadRequest, UserError
 from schema.settings import (

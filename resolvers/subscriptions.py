@@ -23,12 +23,12 @@ import strawberry
 from starlette.websockets import WebSocket
 
 import events
-from models import grid, invitations
+from domain import grid, invitations
+from domain.clock import utcnow
+from domain.errors import DomainError
+from domain.tokens import authenticate_digest
 from models import invitation as m
 from models.accounts import Permission
-from models.clock import utcnow
-from models.errors import DomainError
-from models.tokens import authenticate_digest
 from schema.context import Context, Info
 from schema.errors import BadRequest, SlowConsumer
 from schema.grid import InvitationFilter

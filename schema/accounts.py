@@ -6,8 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from domain.tokens import IssuedToken
 from models import accounts as m
-from models.tokens import IssuedToken
 from schema.context import Info
 from schema.errors import UserError
 from schema.store import CustomerGroup, Website, load_group, load_website

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.admin_invitations import Outcome
+from domain.admin_invitations import Outcome
 from schema.errors import UserError
 from schema.invitation import Invitation
 

@@ -11,12 +11,12 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from config import Settings
+from domain.tokens import Principal
 from models.accounts import AdminUser, Customer, Permission
-from models.rate_limit import Action, Limit, RateLimits
 from models.store import StoreView
-from models.tokens import Principal
 from schema.errors import Forbidden, RateLimited, Unauthenticated
 from schema.loaders import Loaders
+from schema.rate_limits import Action, Limit, RateLimits
 
 
 def rate_limits(settings: Settings) -> RateLimits:

@@ -12,7 +12,7 @@ from enum import Enum
 import strawberry
 from graphql import GraphQLError
 
-from models.errors import DomainError
+from domain.errors import DomainError
 
 
 @strawberry.enum(description="Stable codes of user errors.")

@@ -7,10 +7,10 @@ from typing import Any
 
 import strawberry
 
-from models import grid as m
-from models.errors import InvalidInput
+from domain import grid as m
+from domain.errors import InvalidInput
+from domain.validation import has_control_characters
 from models.invitation import DeliveryState, InvitationStatus
-from models.validation import has_control_characters
 from schema.errors import BadRequest
 from schema.pagination import decode_cursor
 

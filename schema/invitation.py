@@ -10,12 +10,12 @@ from datetime import datetime
 
 import strawberry
 
+from domain import invitation_settings as s
+from domain import invitations
+from domain.invitations import SendOutcome
+from domain.pagination import Page
 from models import invitation as m
-from models import invitation_settings as s
-from models import invitations
 from models.accounts import Permission
-from models.invitations import SendOutcome
-from models.pagination import Page
 from schema.accounts import Customer
 from schema.context import Info
 from schema.errors import UserError

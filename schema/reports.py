@@ -6,7 +6,7 @@ from datetime import date
 
 import strawberry
 
-from models import reports as m
+from domain import reports as m
 from schema.accounts import Customer
 from schema.context import Info
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from models import invitation_settings as m
+from domain import invitation_settings as m
 from schema.errors import UserError
 
 # The enums are the model's own, so values pass between the API and the domain unchanged.

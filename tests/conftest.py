@@ -14,9 +14,9 @@ import pytest
 from tortoise import Tortoise, connections
 
 from app import create_app
+from cli.database import migrate
+from cli.demo import seed_demo
 from config import Settings, tortoise_config
-from models.database import migrate
-from models.demo import seed_demo
 from tests.helpers import TEST_SECRET, GraphQLClient
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 
+from domain.clock import utcnow
+from domain.passwords import hash_password
+from domain.tokens import issue_token
+from domain.validation import email_key
 from models.accounts import AdminUser, Customer, Permission
-from models.clock import utcnow
-from models.passwords import hash_password
 from models.store import StoreView, Website
-from models.tokens import issue_token
-from models.validation import email_key
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "Correct-horse-9"

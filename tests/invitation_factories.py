@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from models import codes
-from models import invitation_settings as s
+from domain import codes
+from domain import invitation_settings as s
+from domain.clock import utcnow
+from domain.validation import email_key
 from models.accounts import Customer
-from models.clock import utcnow
 from models.invitation import Invitation, InvitationStatus, InvitationStatusChange
 from models.store import StoreView
-from models.validation import email_key
 from tests.helpers import TEST_SECRET, store_view
 
 

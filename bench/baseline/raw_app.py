@@ -29,15 +29,16 @@ from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.models import Model
 
+from api.store_views import StoreViewCache
 from config import Settings
-from models import grid, invitations
+from domain import grid, invitations
+from domain.clock import utcnow
+from domain.errors import DomainError
+from domain.tokens import Principal, authenticate
 from models.accounts import Customer
-from models.clock import utcnow
-from models.errors import DomainError
 from models.invitation import Invitation
-from models.rate_limit import Action, Limit, RateLimits
-from models.store import CustomerGroup, StoreView, StoreViewCache, Website
-from models.tokens import Principal, authenticate
+from models.store import CustomerGroup, StoreView, Website
+from schema.rate_limits import Action, Limit, RateLimits
 
 
 def iso(moment: datetime | None) -> str | None:

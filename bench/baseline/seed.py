@@ -18,14 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tortoise import Tortoise
 
+from cli.database import migrate
+from cli.demo import seed_demo
 from config import tortoise_config
+from domain.codes import new_nonce
+from domain.tokens import issue_token
 from models.accounts import AdminUser, Customer
-from models.codes import new_nonce
-from models.database import migrate
-from models.demo import seed_demo
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.store import CustomerGroup, StoreView, Website
-from models.tokens import issue_token
 
 INVITATIONS = 10_000  # in the grid; the reading customer has 60 of them
 

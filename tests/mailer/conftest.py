@@ -14,12 +14,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from config import DeliveryPolicy, Settings
+from domain.clock import utcnow
+from domain.codes import new_nonce
 from mailer.sink import HOST, free_port
 from mailer.transport import SmtpConfig, SmtpTransport, Timeouts
 from mailer.worker import BatchResult, Mailer
 from models.accounts import Customer
-from models.clock import utcnow
-from models.codes import new_nonce
 from models.invitation import Invitation, InvitationStatus
 from models.store import StoreView
 

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cli.database import database
 from config import Settings
 from mailer import outbox
 from mailer.service import smtp_transport
 from mailer.worker import Mailer
-from models.database import database
 
 
 def _die() -> None:

@@ -6,11 +6,11 @@ import asyncio
 from datetime import timedelta
 
 from config import DeliveryPolicy
+from domain.clock import utcnow
+from domain.codes import code_for
 from mailer.sink import HOST, free_port
 from mailer.transport import Timeouts
 from mailer.worker import NOT_OPEN
-from models.clock import utcnow
-from models.codes import code_for
 from models.invitation import (
     SYSTEM_ACTOR,
     DeliveryState,

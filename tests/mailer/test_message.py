@@ -9,9 +9,9 @@ import pytest
 from jinja2 import Environment
 from tortoise import connections
 
+from domain.identities import Sender
 from mailer import message
 from mailer.message import InvitationMail, build, one_line, render
-from models.identities import Sender
 from models.invitation import DeliveryState, Invitation
 from tests.helpers import make_customer, store_view
 from tests.mailer.conftest import SmtpServer, drain, make_invitation, parse

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from config import DeliveryPolicy
+from domain.clock import utcnow
 from mailer import outbox
 from mailer.sink import HOST
 from mailer.worker import IN_DOUBT
-from models.clock import utcnow
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from tests.mailer.conftest import (
     SmtpServer,

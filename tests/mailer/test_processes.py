@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from config import Settings
+from domain.clock import utcnow
+from domain.codes import new_nonce
 from mailer.sink import HOST
-from models.clock import utcnow
-from models.codes import new_nonce
 from models.invitation import DeliveryState, Invitation
 from models.store import StoreView
 from tests.helpers import TEST_SECRET

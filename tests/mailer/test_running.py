@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 
 from app import create_app
+from domain.mail_queue import mail_queued
 from mailer import outbox
 from mailer.sink import HOST
 from models.invitation import DeliveryState, Invitation
-from models.outbox import mail_queued
 from tests.mailer.conftest import (
     SmtpServer,
     configured,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from config import Settings
+from domain import sending_switch
 from mailer.worker import Mailer
-from models import sending_switch
 from models.invitation import DeliveryState, Invitation
 from tests.mailer.conftest import SmtpServer, configured, drain, make_invitation, make_mailer
-from tests.test_cli import run_cli
+from tests.cli.test_main import run_cli
 
 
 async def test_the_switch_in_the_database_holds_the_queue_until_resumed(

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from tortoise import connections
 
+from cli.database import migrate
 from config import Settings, tortoise_config
+from domain import admin_batch, admin_invitations, invitations, registration
+from domain.clock import utcnow
+from domain.errors import DomainError
+from domain.grid import GridFilter, grid_page
 from mailer import outbox
-from models import acceptance, admin_batch, admin_invitations, invitations
 from models.accounts import AdminUser, Customer
-from models.clock import utcnow
-from models.database import migrate
-from models.errors import DomainError
-from models.grid import GridFilter, grid_page
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.invitation_counts import InvitationCount, count_in_scope, rebuild
 from models.store import CustomerGroup, StoreView, Website
@@ -160,7 +160,7 @@ class World:
                 created_at=utcnow(),
             )
             try:
-                await acceptance.accept(row, customer)
+                await registration.accept(row, customer)
                 return
             except DomainError:
                 continue
@@ -258,7 +258,7 @@ async def test_the_grid_total_count_uses_the_summary_and_falls_back_for_other_fi
 
 
 def admin_sort() -> Any:
-    from models.grid import SortField
+    from domain.grid import SortField
 
     return SortField.ID
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from config import Settings
-from models import invitation_settings as s
+from domain import invitation_settings as s
+from domain.clock import utcnow
 from models.accounts import Customer
-from models.clock import utcnow
 from models.invitation import Invitation, InvitationStatus, InvitationStatusChange, Referral
 from models.store import CustomerGroup, StoreView, Website
 from tests.helpers import PASSWORD, GraphQLClient, customer_token, error_codes, make_customer

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from domain.clock import utcnow
 from models.accounts import AccessToken, Customer
-from models.clock import utcnow
 from tests.helpers import (
     PASSWORD,
     GraphQLClient,

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from models import codes
+from domain import codes
+from domain.clock import utcnow
+from domain.validation import email_key
 from models.accounts import Customer, Permission
-from models.clock import utcnow
 from models.invitation import DeliveryState, Invitation, InvitationStatus, InvitationStatusChange
 from models.store import CustomerGroup, StoreView, Website
-from models.validation import email_key
 from tests.helpers import GraphQLClient, admin_token, error_codes, make_admin, make_customer
 
 GRID = """

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from models import admin_invitations, codes
+from domain import admin_invitations, codes
+from domain.clock import utcnow
+from domain.validation import email_key
 from models.accounts import AdminUser
-from models.clock import utcnow
 from models.invitation import DeliveryState, Invitation, InvitationStatus, InvitationStatusChange
 from models.store import CustomerGroup, StoreView
-from models.validation import email_key
 from tests.helpers import GraphQLClient, admin_token, make_admin, make_customer
 from tests.invitation_factories import set_settings
 

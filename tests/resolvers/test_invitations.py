@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from models import invitation_settings as s
-from models.clock import utcnow
+from domain import invitation_settings as s
+from domain.clock import utcnow
 from models.invitation import DeliveryState, Invitation, InvitationStatus, InvitationStatusChange
 from models.store import StoreView
 from tests.helpers import (

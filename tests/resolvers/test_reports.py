@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.codes import new_nonce
 from models.accounts import Customer, Permission
-from models.codes import new_nonce
 from models.invitation import Invitation, InvitationStatus
 from models.store import StoreView, Website
 from tests.helpers import (

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from config import Settings
+from domain.tokens import hash_token, revoke
 from events import BROKER, Change
 from models.invitation import Invitation
-from models.tokens import hash_token, revoke
 from tests.helpers import (
     PASSWORD,
     GraphQLClient,

@@ -26,11 +26,11 @@ from graphql import (
 )
 
 import events
+from api.schema import build_schema
 from config import Settings
+from domain.tokens import authenticate
 from models.accounts import Customer, Permission
 from models.invitation import Invitation, InvitationStatus
-from models.tokens import authenticate
-from schema import build_schema
 from tests.helpers import (
     PASSWORD,
     TEST_SECRET,

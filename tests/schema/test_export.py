@@ -17,8 +17,8 @@ from graphql import (
 )
 from graphql.utilities.get_default_value_ast import get_default_value_ast
 
+from api.schema import build_schema as build_our_schema
 from config import Settings
-from schema import build_schema as build_our_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"

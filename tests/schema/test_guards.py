@@ -54,7 +54,7 @@ async def test_unexpected_errors_are_masked_as_internal(
 
     monkeypatch.setattr(store, "websites", explode)
     # The field's resolver was bound when the schema was built: patch the bound function instead.
-    from schema import Query
+    from api.schema import Query
 
     field = next(f for f in Query.__strawberry_definition__.fields if f.name == "websites")
     monkeypatch.setattr(field.base_resolver, "wrapped_func", explode)

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from cli.demo import seed_demo
 from models.accounts import Customer
-from models.demo import seed_demo
 from models.store import CustomerGroup, StoreView, Website
 from tests.helpers import PASSWORD, GraphQLClient
 

@@ -84,7 +84,7 @@ async def test_production_masks_unexpected_errors(
     async def explode(info: object) -> list[object]:
         raise RuntimeError("password=hunter2 at db.internal:5432")
 
-    from schema import Query
+    from api.schema import Query
 
     field = next(f for f in Query.__strawberry_definition__.fields if f.name == "websites")
     monkeypatch.setattr(field.base_resolver, "wrapped_func", explode)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.errors import InvalidInput
+from domain.errors import InvalidInput
 
 # Primary keys are 32-bit integer columns: a larger number cannot name a row, and PostgreSQL
 # refuses to compare it with one.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from models import acceptance
+from domain import registration
+from domain.errors import InvitationNotValid
+from domain.registration import Registration
 from models.accounts import Customer
-from models.customers import Registration
-from models.errors import InvitationNotValid
 from models.invitation import Invitation, InvitationStatus
 from tests.helpers import PASSWORD, TEST_SECRET, default_website, make_customer
 from tests.invitation_factories import code_of, make_invitation
@@ -18,13 +18,13 @@ async def test_a_registration_that_looked_before_another_accepted_inserts_nothin
     invitation = await make_invitation(inviter, "friend@example.com")
     website = await default_website()
     # Both registrations found the invitation open...
-    stale = await acceptance.acceptable_invitation(
+    stale = await registration.acceptable_invitation(
         code_of(invitation), website=website, secret=TEST_SECRET
     )
     winner = Registration.checked(
         email="friend@example.com", firstname="Fred", lastname="Friend", password=PASSWORD
     ).as_customer(website_id=website.id, group_id=website.default_group_id, password_hash="x")
-    await acceptance.accept(stale, winner)
+    await registration.accept(stale, winner)
     loser = Customer(
         website_id=website.id,
         group_id=website.default_group_id,
@@ -38,7 +38,7 @@ async def test_a_registration_that_looked_before_another_accepted_inserts_nothin
 
     # ...but only the first conditional UPDATE changes a row.
     with pytest.raises(InvitationNotValid):
-        await acceptance.accept(stale, loser)
+        await registration.accept(stale, loser)
 
     assert not await Customer.filter(email="friend2@example.com").exists()
     row = await Invitation.get(id=invitation.id)

@@ -27,10 +27,9 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import events
-from models import codes, outbox
-from models.accounts import AdminUser, Customer
-from models.clock import utcnow
-from models.errors import (
+from domain import codes, mail_queue
+from domain.clock import utcnow
+from domain.errors import (
     AlreadyInvited,
     CustomerExists,
     DomainError,
@@ -40,17 +39,9 @@ from models.errors import (
     NotFound,
     TooManyRecipients,
 )
-from models.ids import parse_id as parse_input_id
-from models.invitation import (
-    OPEN_STATUSES,
-    SYSTEM_ACTOR,
-    DeliveryState,
-    Invitation,
-    InvitationStatus,
-    InvitationStatusChange,
-)
-from models.invitation_settings import for_store_view
-from models.invitations import (
+from domain.ids import parse_id as parse_input_id
+from domain.invitation_settings import for_store_view
+from domain.invitations import (
     Candidate,
     clean_message,
     effective_status,
@@ -59,9 +50,18 @@ from models.invitations import (
     parse_addresses,
     parse_id,
 )
-from models.status_changes import change_status
+from domain.status_changes import change_status
+from domain.validation import email_key, normalize_email
+from models.accounts import AdminUser, Customer
+from models.invitation import (
+    OPEN_STATUSES,
+    SYSTEM_ACTOR,
+    DeliveryState,
+    Invitation,
+    InvitationStatus,
+    InvitationStatusChange,
+)
 from models.store import CustomerGroup, StoreView
-from models.validation import email_key, normalize_email
 
 MAX_ADDRESSES = 10_000
 # Rows per INSERT and values per IN (...): far below SQLite's and PostgreSQL's parameter limits.
@@ -213,7 +213,7 @@ async def create(
                     "An open invitation to this address exists on this website."
                 ).at("input", "emails", str(index))
     if created:
-        outbox.mail_queued()
+        mail_queue.mail_queued()
         await events.publish(events.Change(row.id, row.inviter_id) for row in created)
     by_nonce = {row.code_nonce: row for row in created}
     return Outcome(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from models import codes
-from models import invitation_settings as s
+from domain import codes
+from domain import invitation_settings as s
 from models.store import StoreView
 from tests.helpers import TEST_SECRET, default_website
 

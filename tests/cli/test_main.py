@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from domain.passwords import verify_password
 from models.accounts import AdminUser, Permission
-from models.passwords import verify_password
 from tests.helpers import PASSWORD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def run_cli(database_url: str, *args: str) -> tuple[int, str]:
@@ -23,7 +23,8 @@ async def run_cli(database_url: str, *args: str) -> tuple[int, str]:
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "cli.py",
+        "-m",
+        "cli",
         *args,
         cwd=ROOT,
         env=env,

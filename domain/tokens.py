@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.clock import utcnow
 from models.accounts import AccessToken, AdminUser, Customer, TokenKind
-from models.clock import utcnow
 
 MAX_TOKEN_LENGTH = 128
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
+from domain.invitation_settings import EmailIdentity
 from models.config_values import ConfigValue
-from models.invitation_settings import EmailIdentity
 from models.store import StoreView
 
 PREFIX = "identity/"

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 from tortoise.transactions import in_transaction
 
+from domain.clock import utcnow
+from domain.errors import InvalidInput
+from domain.passwords import hash_password
+from domain.validation import check_password_strength, has_control_characters
 from models.accounts import AdminUser, Permission
-from models.clock import utcnow
-from models.errors import InvalidInput
-from models.passwords import hash_password
 from models.store import CustomerGroup, StoreView, Website
-from models.validation import check_password_strength, has_control_characters
 
 DEMO_GROUPS = ("General", "Wholesale", "Retailer")
 DEMO_STORE_VIEWS = (

@@ -15,9 +15,9 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.store_views import StoreViewCache
 from config import Settings
-from models.store import StoreViewCache
-from models.tokens import authenticate
+from domain.tokens import authenticate
 from schema.context import Context, rate_limits
 
 

@@ -11,13 +11,13 @@ from typing import TypeVar
 
 from tortoise.expressions import F
 
+from domain.clock import utcnow
+from domain.errors import AccountLocked, InvalidCredentials
+from domain.passwords import verify_password
+from domain.tokens import IssuedToken, issue_token
+from domain.validation import email_key
 from models.accounts import AdminUser, Customer
-from models.clock import utcnow
-from models.errors import AccountLocked, InvalidCredentials
-from models.passwords import verify_password
 from models.store import Website
-from models.tokens import IssuedToken, issue_token
-from models.validation import email_key
 
 MAX_USERNAME_LENGTH = 64  # AdminUser.username
 

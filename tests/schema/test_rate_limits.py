@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.rate_limit import Action, Limit, RateLimits, SlidingWindowLimiter
+from schema.rate_limits import Action, Limit, RateLimits, SlidingWindowLimiter
 
 
 class FakeClock:

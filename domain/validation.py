@@ -6,7 +6,7 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
-from models.errors import InvalidEmail, InvalidInput, WeakPassword
+from domain.errors import InvalidEmail, InvalidInput, WeakPassword
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 255

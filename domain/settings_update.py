@@ -14,9 +14,9 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.errors import DomainError, InvalidInput, NotFound
-from models.ids import parse_id
-from models.invitation_settings import (
+from domain.errors import DomainError, InvalidInput, NotFound
+from domain.ids import parse_id
+from domain.invitation_settings import (
     DEFAULT_SCOPE,
     DEFAULT_SCOPE_ONLY,
     KNOWN_TEMPLATES,

@@ -27,13 +27,13 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from models.errors import InvalidInput
-from models.ids import parse_id
+from domain.errors import InvalidInput
+from domain.ids import parse_id
+from domain.invitations import status_filter
+from domain.pagination import Ordering, Page, fetch_ordered_page
+from domain.validation import has_control_characters
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.invitation_counts import CountScope, count_in_scope
-from models.invitations import status_filter
-from models.pagination import Ordering, Page, fetch_ordered_page
-from models.validation import has_control_characters
 
 MAX_PAGE_SIZE = 200
 MAX_FILTER_IDS = 1000

@@ -22,11 +22,10 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 import events
-from models import outbox
-from models.accounts import AdminUser, Customer
-from models.admin_invitations import Outcome, admin_actor, chunks, expire_lapsed, not_leased
-from models.clock import utcnow
-from models.errors import (
+from domain import mail_queue
+from domain.admin_invitations import Outcome, admin_actor, chunks, expire_lapsed, not_leased
+from domain.clock import utcnow
+from domain.errors import (
     AlreadyInvited,
     CustomerExists,
     DomainError,
@@ -35,6 +34,10 @@ from models.errors import (
     InvalidStatus,
     NotFound,
 )
+from domain.invitation_settings import for_store_view
+from domain.invitations import effective_status, expiry, not_expired, parse_id
+from domain.status_changes import change_status
+from models.accounts import AdminUser, Customer
 from models.invitation import (
     OPEN_STATUSES,
     DeliveryState,
@@ -42,9 +45,6 @@ from models.invitation import (
     InvitationStatus,
     InvitationStatusChange,
 )
-from models.invitation_settings import for_store_view
-from models.invitations import effective_status, expiry, not_expired, parse_id
-from models.status_changes import change_status
 from models.store import StoreView
 
 MAX_IDS = 1_000
@@ -142,7 +142,7 @@ async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
         else:
             done[index] = row_id
     if done:
-        outbox.mail_queued()
+        mail_queue.mail_queued()
     return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
 
 

@@ -17,10 +17,9 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import events
-from models import codes, outbox
-from models.accounts import Customer
-from models.clock import utcnow
-from models.errors import (
+from domain import codes, mail_queue
+from domain.clock import utcnow
+from domain.errors import (
     AlreadyInvited,
     CustomerExists,
     DomainError,
@@ -34,6 +33,11 @@ from models.errors import (
     QuotaExceeded,
     TooManyRecipients,
 )
+from domain.invitation_settings import InvitationSettings, ReferredCustomerGroup, for_store_view
+from domain.pagination import Page, fetch_page
+from domain.status_changes import change_status
+from domain.validation import email_key, normalize_email
+from models.accounts import Customer
 from models.invitation import (
     OPEN_STATUSES,
     DeliveryState,
@@ -41,11 +45,7 @@ from models.invitation import (
     InvitationStatus,
     InvitationStatusChange,
 )
-from models.invitation_settings import InvitationSettings, ReferredCustomerGroup, for_store_view
-from models.pagination import Page, fetch_page
-from models.status_changes import change_status
 from models.store import StoreView
-from models.validation import email_key, normalize_email
 
 MAX_MESSAGE_LENGTH = 2000
 QUOTA_WINDOW = timedelta(hours=24)
@@ -142,7 +142,7 @@ async def send(
             # A concurrent request invited the same address first: the unique constraint decided.
             refused[candidate.index] = AlreadyInvited().at("input", "emails", str(candidate.index))
     if created:
-        outbox.mail_queued()
+        mail_queue.mail_queued()
         await events.publish(events.Change(row.id, inviter.id) for row in created.values())
     return SendOutcome(
         invitations=[created[i] for i in sorted(created)],

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tortoise import connections
 
-from models.errors import InvalidInput
-from models.ids import parse_id
+from domain.errors import InvalidInput
+from domain.ids import parse_id
 from models.invitation import InvitationStatus
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from models import codes, invitations
-from models.clock import utcnow
-from models.errors import AlreadyInvited
+from domain import codes, invitations
+from domain.clock import utcnow
+from domain.errors import AlreadyInvited
 from models.invitation import Invitation, InvitationStatus
 from tests.helpers import TEST_SECRET, make_customer, store_view
 from tests.invitation_factories import make_invitation

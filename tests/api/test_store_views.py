@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from models.store import StoreView, StoreViewCache
+from api.store_views import StoreViewCache
+from models.store import StoreView
 from tests.helpers import default_website
 
 

@@ -13,8 +13,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from config import Settings
+from domain.errors import DomainError
 from models.accounts import AdminUser, Permission
-from models.errors import DomainError
 
 app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
 
@@ -63,9 +63,9 @@ def serve() -> None:
 @app.command()
 def worker() -> None:
     """Run the mailer alone until SIGTERM or Ctrl-C (the message under way is finished first)."""
+    from cli.database import database
     from mailer.service import smtp_transport
     from mailer.worker import Mailer
-    from models.database import database
 
     settings = _settings()
 
@@ -93,7 +93,7 @@ def run_with_uvloop(main: Coroutine[Any, Any, T]) -> T:
 @app.command()
 def migrate() -> None:
     """Apply the committed database migrations."""
-    from models.database import migrate as apply
+    from cli.database import migrate as apply
 
     asyncio.run(apply(_settings().tortoise_config()))
     typer.echo("Migrations applied.")
@@ -102,8 +102,8 @@ def migrate() -> None:
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Create the demo store and its admin user (idempotent); print the admin's credentials."""
-    from models.database import database
-    from models.demo import create_admin, seed_demo
+    from cli.database import database
+    from cli.demo import create_admin, seed_demo
 
     settings = _settings()
 
@@ -146,8 +146,8 @@ def create_admin(
     ] = None,
 ) -> None:
     """Create an admin user (or reset an existing one's password and permissions)."""
-    from models import demo
-    from models.database import database
+    from cli import demo
+    from cli.database import database
 
     settings = _settings()
 
@@ -183,8 +183,8 @@ def resume_sending() -> None:
 
 
 def _set_sending_paused(paused: bool) -> None:
-    from models import sending_switch
-    from models.database import database
+    from cli.database import database
+    from domain import sending_switch
 
     settings = _settings()
 
@@ -198,7 +198,7 @@ def _set_sending_paused(paused: bool) -> None:
 @app.command("export-schema")
 def export_schema() -> None:
     """Print the GraphQL schema (SDL)."""
-    from schema import build_schema
+    from api.schema import build_schema
 
     sys.stdout.write(build_schema(Settings()).as_str() + "\n")
 

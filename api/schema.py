@@ -1,0 +1,228 @@
+"""Composes the GraphQL schema: root fields bound to resolvers, and the schema's extensions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+
+from config import Settings
+from models.accounts import Permission
+from resolvers import (
+    accounts,
+    admin_invitations,
+    invitations,
+    reports,
+    settings,
+    store,
+    subscriptions,
+)
+from schema.accounts import (
+    CreateCustomerPayload,
+    Customer,
+    GenerateAdminTokenPayload,
+    GenerateCustomerTokenPayload,
+    RevokeTokenPayload,
+)
+from schema.admin_invitation import (
+    CreateInvitationsPayload,
+    DiscardInvitationsPayload,
+    ResendInvitationsPayload,
+    UpdateInvitationPayload,
+)
+from schema.execution import ExecutionContext
+from schema.extensions import (
+    HideSuggestions,
+    MaskUnexpectedErrors,
+    StoreScope,
+    SubscriptionsOverWebSocket,
+)
+from schema.invitation import (
+    CancelInvitationPayload,
+    Invitation,
+    InvitationConnection,
+    InvitationPreview,
+    SendInvitationsPayload,
+    StorefrontInvitationSettings,
+)
+from schema.limits import CheckedDocuments, document_checker
+from schema.permissions import HasPermission, IsAdmin, IsCustomer
+from schema.reports import InvitationsReport, InvitedCustomerRow
+from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
+from schema.store import CustomerGroup, StoreView, Website
+
+CAN_INVITE = HasPermission(Permission.INVITATIONS)
+
+
+@strawberry.type(description="Read the store, your account and invitations.")
+class Query:
+    storefront_invitation_settings: StorefrontInvitationSettings = strawberry.field(
+        resolver=invitations.storefront_invitation_settings,
+        description="The invitation settings of the request's store view, for the storefront.",
+    )
+    invitation_by_code: InvitationPreview | None = strawberry.field(
+        resolver=invitations.invitation_by_code,
+        description="What the registration page may show for an invitation code; null when the "
+        "code is not valid. Rate-limited per client address (RATE_LIMITED).",
+    )
+    customer: Customer | None = strawberry.field(
+        resolver=accounts.customer,
+        permission_classes=[IsCustomer],
+        description="The signed-in customer (customer token).",
+    )
+    my_invitations: InvitationConnection = strawberry.field(
+        resolver=invitations.my_invitations,
+        permission_classes=[IsCustomer],
+        description="The signed-in customer's invitations, newest first (at most 100 a page).",
+    )
+    invitations: InvitationConnection = strawberry.field(
+        resolver=admin_invitations.invitations,
+        permission_classes=[CAN_INVITE],
+        description="The grid of all invitations: filtered, sorted, a page at a time "
+        "(admin: INVITATIONS).",
+    )
+    invitation: Invitation | None = strawberry.field(
+        resolver=admin_invitations.invitation,
+        permission_classes=[CAN_INVITE],
+        description="One invitation with its history; null for an unknown id (admin: INVITATIONS).",
+    )
+    websites: list[Website] = strawberry.field(
+        resolver=store.websites, permission_classes=[IsAdmin], description="All websites (admin)."
+    )
+    store_views: list[StoreView] = strawberry.field(
+        resolver=store.store_views,
+        permission_classes=[IsAdmin],
+        description="All store views (admin).",
+    )
+    customer_groups: list[CustomerGroup] = strawberry.field(
+        resolver=store.customer_groups,
+        permission_classes=[IsAdmin],
+        description="All customer groups (admin).",
+    )
+    invitation_settings: InvitationSettings = strawberry.field(
+        resolver=settings.invitation_settings_at,
+        permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
+        description="The effective invitation settings at a scope (admin: INVITATION_SETTINGS).",
+    )
+    invitations_report: InvitationsReport = strawberry.field(
+        resolver=reports.invitations_report,
+        permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
+        description=(
+            "Invitations by the calendar period of their creation (admin: INVITATION_REPORTS)."
+        ),
+    )
+    invited_customers_report: list[InvitedCustomerRow] = strawberry.field(
+        resolver=reports.invited_customers_report,
+        permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
+        description="Invitations per inviting customer in a range (admin: INVITATION_REPORTS).",
+    )
+
+
+@strawberry.type(description="Sign in, register, invite, administer.")
+class Mutation:
+    generate_customer_token: GenerateCustomerTokenPayload = strawberry.mutation(
+        resolver=accounts.generate_customer_token,
+        description="Sign a customer of the store's website in.",
+    )
+    create_customer: CreateCustomerPayload = strawberry.mutation(
+        resolver=accounts.create_customer,
+        description="Register a customer of the store's website, optionally through an invitation.",
+    )
+    generate_admin_token: GenerateAdminTokenPayload = strawberry.mutation(
+        resolver=accounts.generate_admin_token, description="Sign an admin user in."
+    )
+    revoke_customer_token: RevokeTokenPayload = strawberry.mutation(
+        resolver=accounts.revoke_customer_token,
+        permission_classes=[IsCustomer],
+        description="Revoke the customer token of this request.",
+    )
+    send_invitations: SendInvitationsPayload = strawberry.mutation(
+        resolver=invitations.send_invitations,
+        permission_classes=[IsCustomer],
+        description="Invite addresses to register, on behalf of the signed-in customer.",
+    )
+    cancel_invitation: CancelInvitationPayload = strawberry.mutation(
+        resolver=invitations.cancel_invitation,
+        permission_classes=[IsCustomer],
+        description="Cancel one of your own NOT_SENT or SENT invitations.",
+    )
+    create_invitations: CreateInvitationsPayload = strawberry.mutation(
+        resolver=admin_invitations.create_invitations,
+        permission_classes=[CAN_INVITE],
+        description="Invite addresses from a store view (admin: INVITATIONS).",
+    )
+    update_invitation: UpdateInvitationPayload = strawberry.mutation(
+        resolver=admin_invitations.update_invitation,
+        permission_classes=[CAN_INVITE],
+        description="Change the address or message of a NOT_SENT invitation (admin: INVITATIONS).",
+    )
+    discard_invitations: DiscardInvitationsPayload = strawberry.mutation(
+        resolver=admin_invitations.discard_invitations,
+        permission_classes=[CAN_INVITE],
+        description="Discard NOT_SENT and SENT invitations, at most 1,000 ids "
+        "(admin: INVITATIONS).",
+    )
+    resend_invitations: ResendInvitationsPayload = strawberry.mutation(
+        resolver=admin_invitations.resend_invitations,
+        permission_classes=[CAN_INVITE],
+        description="Queue invitations to be sent again, reopening discarded and expired ones; "
+        "at most 1,000 ids (admin: INVITATIONS).",
+    )
+    update_invitation_settings: UpdateInvitationSettingsPayload = strawberry.mutation(
+        resolver=settings.update_invitation_settings,
+        permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
+        description=(
+            "Write the given invitation settings at a scope, all or nothing "
+            "(admin: INVITATION_SETTINGS)."
+        ),
+    )
+
+
+@strawberry.type(
+    description="Live updates, over graphql-transport-ws on /graphql: sign in with "
+    '{"authorization": "Bearer <token>"} in the connection_init payload (or the upgrade request\'s '
+    "Authorization header)."
+)
+class Subscription:
+    my_invitation_updates: AsyncGenerator[Invitation, None] = strawberry.subscription(
+        resolver=subscriptions.my_invitation_updates,
+        permission_classes=[IsCustomer],
+        description="Each change of status or delivery of one of your own invitations, as it is "
+        "now (customer token).",
+    )
+    invitation_updates: AsyncGenerator[Invitation, None] = strawberry.subscription(
+        resolver=subscriptions.invitation_updates,
+        permission_classes=[CAN_INVITE],
+        description="Each change of status or delivery of an invitation the filter admits, as it "
+        "is now (admin: INVITATIONS).",
+    )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # The rules are built once: the limiters build a new rule class per instance.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    if settings.is_production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    check = document_checker(max_tokens=settings.max_tokens, rules=rules)
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: CheckedDocuments(check),
+        StoreScope,
+        SubscriptionsOverWebSocket,
+        MaskUnexpectedErrors,
+    ]
+    if settings.is_production:
+        extensions.append(HideSuggestions)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+        execution_context_class=ExecutionContext,
+    )

@@ -1,0 +1,1 @@
+"""The rules and services of invitations, accounts and settings (see ARCHITECTURE.md)."""

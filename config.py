@@ -25,7 +25,7 @@ class DeliveryPolicy(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Everything the service reads from its environment (see shared/contract/OPERATIONS.md)."""
+    """Everything the service reads from its environment (see docs/contract/OPERATIONS.md)."""
 
     model_config = SettingsConfigDict(env_prefix="INVITATIONS_", frozen=True, extra="ignore")
 

@@ -1,4 +1,4 @@
-"""The demo store of shared/contract/OPERATIONS.md, and admin users from the command line."""
+"""The demo store of docs/contract/OPERATIONS.md, and admin users from the command line."""
 
 from __future__ import annotations
 

@@ -21,11 +21,46 @@ from api.schema import build_schema as build_our_schema
 from config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"
+CONTRACT = ROOT / "docs" / "contract" / "schema.graphql"
 
-# Contract names that later issues implement. The list only shrinks: a name implemented while
-# still listed fails the test, so it must be removed from here in the same change.
-PENDING: set[str] = set()
+# Contract names (fields, and values of enums we have) that later issues implement. The list only
+# shrinks: a name implemented while still listed fails the test, so it must be removed from here
+# in the same change.
+PENDING: set[str] = {
+    "ErrorCode.ALREADY_EXISTS",
+    "ErrorCode.IN_USE",
+    "ErrorCode.NOT_ALLOWED",
+    "ErrorCode.TEMPLATE_INVALID",
+    "Mutation.acceptInvitation",
+    "Mutation.cancelBulkOperation",
+    "Mutation.createCustomerGroup",
+    "Mutation.createStoreView",
+    "Mutation.createWebhookEndpoint",
+    "Mutation.createWebsite",
+    "Mutation.deleteEmailTemplate",
+    "Mutation.deleteWebhookEndpoint",
+    "Mutation.redeliverWebhook",
+    "Mutation.rotateWebhookSecret",
+    "Mutation.saveEmailTemplate",
+    "Mutation.startBulkInvitationAction",
+    "Mutation.updateEmailSenders",
+    "Mutation.updateStoreView",
+    "Mutation.updateWebhookEndpoint",
+    "Mutation.updateWebsite",
+    "Query.bulkOperation",
+    "Query.bulkOperations",
+    "Query.emailSenders",
+    "Query.emailTemplates",
+    "Query.previewInvitationEmail",
+    "Query.webhookEndpoints",
+    "StoreView.baseUrl",
+    "StoreView.invitationUrlTemplate",
+    "StoreView.isDefault",
+    "StoreView.sortOrder",
+    "Subscription.bulkOperationUpdates",
+    "Website.defaultGroup",
+    "Website.storeViews",
+}
 
 
 def _ours() -> GraphQLSchema:
@@ -77,6 +112,7 @@ def test_every_contract_name_in_the_code_matches_the_contract() -> None:
             continue
         if isinstance(theirs, GraphQLEnumType):
             missing = set(theirs.values) - set(mine.values)  # type: ignore[attr-defined]
+            missing -= {value for value in missing if f"{name}.{value}" in PENDING}
             mismatches += [f"{name}.{value} missing" for value in sorted(missing)]
         if isinstance(theirs, GraphQLObjectType | GraphQLInputObjectType):
             for field_name, field in theirs.fields.items():
@@ -99,7 +135,7 @@ def test_every_contract_name_in_the_code_matches_the_contract() -> None:
 
 
 def test_only_pending_contract_names_are_missing() -> None:
-    """Every contract field of every type we have exists, unless it is listed as pending.
+    """Every contract field (and enum value) of every type we have exists, unless it is pending.
 
     Contract types that only pending fields lead to are absent with them.
     """
@@ -109,6 +145,9 @@ def test_only_pending_contract_names_are_missing() -> None:
     for name, theirs in contract.type_map.items():
         if name in have and isinstance(theirs, GraphQLObjectType | GraphQLInputObjectType):
             missing.update(f"{name}.{f}" for f in theirs.fields if f"{name}.{f}" not in have)
+        mine = ours.type_map.get(name)
+        if isinstance(theirs, GraphQLEnumType) and isinstance(mine, GraphQLEnumType):
+            missing.update(f"{name}.{value}" for value in set(theirs.values) - set(mine.values))
 
     assert missing - PENDING == set(), "implement these contract names or list them as pending"
     assert PENDING - missing == set(), "these are implemented now: remove them from PENDING"

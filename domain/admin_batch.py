@@ -60,9 +60,9 @@ def _check_ids(ids: Sequence[str]) -> tuple[dict[int, int], dict[int, DomainErro
     for index, raw in enumerate(ids):
         row_id = parse_id(raw)
         if row_id is None:
-            refused[index] = NotFound("No such invitation.").at("ids", str(index))
+            refused[index] = NotFound("No such invitation.").at("ids", index)
         elif row_id in seen:
-            refused[index] = DuplicateInput("This id appears more than once.").at("ids", str(index))
+            refused[index] = DuplicateInput("This id appears more than once.").at("ids", index)
         else:
             seen.add(row_id)
             wanted[index] = row_id
@@ -87,14 +87,14 @@ async def discard(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
     for index, row_id in wanted.items():
         row = rows.get(row_id)
         if row is None:
-            refused[index] = NotFound("No such invitation.").at("ids", str(index))
+            refused[index] = NotFound("No such invitation.").at("ids", index)
         elif await _cancel(row, admin_actor(admin), now, open_only=True):
             done[index] = row_id
         else:
             status = effective_status(await Invitation.get(id=row_id), now)
             refused[index] = InvalidStatus(
                 f"Only NOT_SENT or SENT invitations can be discarded; this one is {status.value}."
-            ).at("ids", str(index))
+            ).at("ids", index)
     return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
 
 
@@ -117,7 +117,7 @@ async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
     lifetimes: dict[int, int | None] = {}
     done: dict[int, int] = {}
     for index, row_id in wanted.items():
-        at = ("ids", str(index))
+        at = ("ids", index)
         row = rows.get(row_id)
         if row is None:
             refused[index] = NotFound("No such invitation.").at(*at)

@@ -155,7 +155,7 @@ async def create(
     """Invite addresses from a store view ("Send From"); valid ones are created even when others
     are refused. The rows and their history are inserted in bulk, in one transaction."""
     if len(emails) > MAX_ADDRESSES:
-        raise TooManyRecipients(f"At most {MAX_ADDRESSES} addresses at once.").at("input", "emails")
+        raise TooManyRecipients(f"At most {MAX_ADDRESSES} addresses at once.").at("emails")
     store = await _store_view(store_view_id)
     group_id = await _group(invitee_group_id)
     settings = await for_store_view(store)
@@ -170,7 +170,7 @@ async def create(
     invited = await open_keys(store.website_id, keys, now)
     fresh: list[Candidate] = []
     for candidate in candidates:
-        at = ("input", "emails", str(candidate.index))
+        at = ("emails", candidate.index)
         if candidate.key in customers:
             refused[candidate.index] = CustomerExists().at(*at)
         elif candidate.key in invited:
@@ -211,7 +211,7 @@ async def create(
             except IntegrityError:
                 refused[index] = AlreadyInvited(
                     "An open invitation to this address exists on this website."
-                ).at("input", "emails", str(index))
+                ).at("emails", index)
     if created:
         mail_queue.mail_queued()
         await events.publish(events.Change(row.id, row.inviter_id) for row in created)
@@ -227,7 +227,7 @@ async def create(
 
 
 async def _store_view(raw_id: str) -> StoreView:
-    field = ("input", "storeViewId")
+    field = ("store_view_id",)
     store = await StoreView.get_or_none(id=parse_input_id(raw_id, field=field))
     if store is None:
         raise NotFound("No such store view.", field=field)
@@ -237,7 +237,7 @@ async def _store_view(raw_id: str) -> StoreView:
 async def _group(raw_id: str | None) -> int | None:
     if raw_id is None:
         return None
-    field = ("input", "inviteeGroupId")
+    field = ("invitee_group_id",)
     group_id = parse_input_id(raw_id, field=field)
     if not await CustomerGroup.filter(id=group_id).exists():
         raise NotFound("No such customer group.", field=field)
@@ -279,7 +279,7 @@ async def update(
     """Change the address and/or the message of a NOT_SENT invitation (see the module docstring)."""
     row = await _get(invitation_id)
     if email is None and not change_message:
-        raise InvalidInput("Give an email or a message to change.", field=("input",))
+        raise InvalidInput("Give an email or a message to change.", field=())
     now = utcnow()
     if effective_status(row, now) is not InvitationStatus.NOT_SENT:
         raise _not_editable(row, now)
@@ -298,7 +298,7 @@ async def update(
         ).update(**updates)
     except IntegrityError:
         raise AlreadyInvited(
-            "An open invitation to this address exists on this website.", field=("input", "email")
+            "An open invitation to this address exists on this website.", field=("email",)
         ) from None
     if not changed:
         raise _not_editable(await Invitation.get(id=row.id), now)
@@ -309,14 +309,16 @@ async def update(
 def _not_editable(row: Invitation, now: datetime) -> DomainError:
     status = effective_status(row, now)
     if status is InvitationStatus.NOT_SENT:
-        return InvalidStatus("The mailer is sending this invitation right now: try again.").at("id")
+        return InvalidStatus("The mailer is sending this invitation right now: try again.").at(
+            "invitation_id"
+        )
     return InvalidStatus(
         f"Only a NOT_SENT invitation can be edited; this one is {status.value}."
-    ).at("id")
+    ).at("invitation_id")
 
 
 async def _new_address(row: Invitation, raw: str, now: datetime) -> dict[str, str]:
-    at = ("input", "email")
+    at = ("email",)
     try:
         normalised = normalize_email(raw)
     except DomainError as error:
@@ -339,12 +341,12 @@ async def _new_address(row: Invitation, raw: str, now: datetime) -> dict[str, st
 
 async def find(invitation_id: str) -> Invitation | None:
     """The invitation with this id, None when there is none; InvalidInput for a malformed id."""
-    return await Invitation.get_or_none(id=parse_input_id(invitation_id, field=("id",)))
+    return await Invitation.get_or_none(id=parse_input_id(invitation_id, field=("invitation_id",)))
 
 
 async def _get(invitation_id: str) -> Invitation:
     row_id = parse_id(invitation_id)
     row = await Invitation.get_or_none(id=row_id) if row_id is not None else None
     if row is None:
-        raise NotFound("No such invitation.").at("id")
+        raise NotFound("No such invitation.").at("invitation_id")
     return row

@@ -25,13 +25,17 @@
         ├── EmailMismatch       EMAIL_MISMATCH
         └── RegistrationByInvitationOnly  REGISTRATION_BY_INVITATION_ONLY
 
-The schema turns each into a `UserError` with the same code (schema/errors.py); `field` is the path
-into the operation's arguments, e.g. ("input", "emails", "3").
+`field` names the bad argument in Python terms: a keyword argument of the domain function that
+raised, then attribute names and list indexes, e.g. ("emails", 3) or ("filter", "sent_at",
+"start"). The schema turns each error into a `UserError` with the same code and the GraphQL path of
+that argument (schema/errors.py), e.g. ["input", "emails", "3"].
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+Field = tuple[str | int, ...]
 
 
 class DomainError(Exception):
@@ -40,12 +44,14 @@ class DomainError(Exception):
     code = "INVALID_INPUT"
     default_message = "The input is not valid."
 
-    def __init__(self, message: str | None = None, *, field: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, field: Sequence[str | int] | None = None
+    ) -> None:
         self.message = message or self.default_message
-        self.field = tuple(field) if field is not None else None
+        self.field: Field | None = tuple(field) if field is not None else None
         super().__init__(self.message)
 
-    def at(self, *field: str) -> DomainError:
+    def at(self, *field: str | int) -> DomainError:
         """The same error, reported at another input path."""
         self.field = field
         return self

@@ -117,9 +117,9 @@ class GridFilter:
         parts: list[Q] = []
         for name, column, raw in (
             ("ids", "id", self.ids),
-            ("websiteIds", "website_id", self.website_ids),
-            ("storeViewIds", "store_view_id", self.store_view_ids),
-            ("inviteeGroupIds", "invitee_group_id", self.invitee_group_ids),
+            ("website_ids", "website_id", self.website_ids),
+            ("store_view_ids", "store_view_id", self.store_view_ids),
+            ("invitee_group_ids", "invitee_group_id", self.invitee_group_ids),
         ):
             if raw:
                 in_list: dict[str, Any] = {f"{column}__in": _ids(raw, name)}
@@ -129,7 +129,7 @@ class GridFilter:
         if self.invitee is not None:
             parts.append(Q(invitee__email_key__contains=_needle(self.invitee, "invitee")))
         if self.inviter_customer_id is not None:
-            inviter = parse_id(self.inviter_customer_id, field=("filter", "inviterCustomerId"))
+            inviter = parse_id(self.inviter_customer_id, field=("filter", "inviter_customer_id"))
             parts.append(Q(inviter_id=inviter))
         if self.created_by_admin is not None:
             parts.append(Q(inviter_id__isnull=self.created_by_admin))
@@ -138,9 +138,9 @@ class GridFilter:
         if self.delivery_state:
             parts.append(Q(delivery_state__in=list(set(self.delivery_state))))
         for name, column, span in (
-            ("sentAt", "sent_at", self.sent_at),
-            ("acceptedAt", "accepted_at", self.accepted_at),
-            ("createdAt", "created_at", self.created_at),
+            ("sent_at", "sent_at", self.sent_at),
+            ("accepted_at", "accepted_at", self.accepted_at),
+            ("created_at", "created_at", self.created_at),
         ):
             if span is not None:
                 parts.append(_within(column, span, name))
@@ -163,10 +163,12 @@ class GridFilter:
         return CountScope(
             statuses=list(self.status or ()),
             delivery_states=list(self.delivery_state or ()),
-            website_ids=_ids(self.website_ids, "websiteIds") if self.website_ids else (),
-            store_view_ids=_ids(self.store_view_ids, "storeViewIds") if self.store_view_ids else (),
+            website_ids=_ids(self.website_ids, "website_ids") if self.website_ids else (),
+            store_view_ids=_ids(self.store_view_ids, "store_view_ids")
+            if self.store_view_ids
+            else (),
             invitee_group_ids=(
-                _ids(self.invitee_group_ids, "inviteeGroupIds") if self.invitee_group_ids else ()
+                _ids(self.invitee_group_ids, "invitee_group_ids") if self.invitee_group_ids else ()
             ),
             created_by_admin=self.created_by_admin,
         )
@@ -175,7 +177,7 @@ class GridFilter:
 def _ids(raw: Sequence[str], name: str) -> list[int]:
     if len(raw) > MAX_FILTER_IDS:
         raise InvalidInput(f"At most {MAX_FILTER_IDS} ids.", field=("filter", name))
-    return sorted({parse_id(value, field=("filter", name, str(i))) for i, value in enumerate(raw)})
+    return sorted({parse_id(value, field=("filter", name, i)) for i, value in enumerate(raw)})
 
 
 def _needle(text: str, name: str) -> str:
@@ -192,7 +194,7 @@ def _needle(text: str, name: str) -> str:
 
 def _within(column: str, span: TimeRange, name: str) -> Q:
     if span.start is not None and span.end is not None and span.start > span.end:
-        raise InvalidInput("'from' must not be after 'to'.", field=("filter", name, "from"))
+        raise InvalidInput("'from' must not be after 'to'.", field=("filter", name, "start"))
     bounds: dict[str, Any] = {}
     if span.start is not None:
         bounds[f"{column}__gte"] = span.start

@@ -140,7 +140,7 @@ async def send(
             )
         except IntegrityError:
             # A concurrent request invited the same address first: the unique constraint decided.
-            refused[candidate.index] = AlreadyInvited().at("input", "emails", str(candidate.index))
+            refused[candidate.index] = AlreadyInvited().at("emails", candidate.index)
     if created:
         mail_queue.mail_queued()
         await events.publish(events.Change(row.id, inviter.id) for row in created.values())
@@ -166,27 +166,26 @@ def _check_request(
     if len(emails) > settings.max_invitations_per_send:
         raise TooManyRecipients(
             f"At most {settings.max_invitations_per_send} addresses can be invited at once."
-        ).at("input", "emails")
+        ).at("emails")
     if message is None or not message.strip():
         return None
     if not settings.allow_custom_message:
-        raise MessageNotAllowed().at("input", "message")
+        raise MessageNotAllowed().at("message")
     return clean_message(message)
 
 
 def clean_message(message: str | None) -> str | None:
-    """The message to store (None when blank), or MessageTooLong / InvalidInput at
-    ["input", "message"]."""
+    """The message to store (None when blank), or MessageTooLong / InvalidInput at `message`."""
     if message is None or not message.strip():
         return None
     if len(message) > MAX_MESSAGE_LENGTH:
         raise MessageTooLong(f"The message is longer than {MAX_MESSAGE_LENGTH} characters.").at(
-            "input", "message"
+            "message"
         )
     if not is_printable_text(message):
         raise InvalidInput(
             "The message contains control characters or bidirectional overrides."
-        ).at("input", "message")
+        ).at("message")
     return message
 
 
@@ -205,7 +204,7 @@ def is_printable_text(text: str) -> bool:
 
 def parse_addresses(emails: Sequence[str]) -> tuple[list[Candidate], dict[int, DomainError]]:
     """Well-formed, first-seen addresses; INVALID_EMAIL or DUPLICATE_INPUT for the others,
-    by their index in the input (reported at ["input", "emails", "<index>"])."""
+    by their index in the input (reported at ("emails", <index>))."""
     refused: dict[int, DomainError] = {}
     seen: set[str] = set()
     valid: list[Candidate] = []
@@ -213,11 +212,11 @@ def parse_addresses(emails: Sequence[str]) -> tuple[list[Candidate], dict[int, D
         try:
             normalised = normalize_email(raw)
         except DomainError as error:
-            refused[index] = error.at("input", "emails", str(index))
+            refused[index] = error.at("emails", index)
             continue
         key = email_key(normalised)
         if key in seen:
-            refused[index] = DuplicateInput().at("input", "emails", str(index))
+            refused[index] = DuplicateInput().at("emails", index)
             continue
         seen.add(key)
         valid.append(Candidate(index, normalised, key))
@@ -244,7 +243,7 @@ async def _judge_addresses(
     )
     candidates: list[Candidate] = []
     for candidate in valid:
-        at = ("input", "emails", str(candidate.index))
+        at = ("emails", candidate.index)
         if candidate.key in invited:
             refused[candidate.index] = AlreadyInvited().at(*at)
         elif candidate.key in customers:
@@ -268,7 +267,7 @@ async def _check_quota(settings: InvitationSettings, inviter: Customer, wanted: 
         left = max(quota - used, 0)
         raise QuotaExceeded(
             f"At most {quota} invitations per 24 hours; {left} can be sent now."
-        ).at("input", "emails")
+        ).at("emails")
 
 
 async def _create(
@@ -355,7 +354,7 @@ async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
         else None
     )
     if row is None:
-        raise NotFound("No such invitation of yours.").at("id")
+        raise NotFound("No such invitation of yours.").at("invitation_id")
     now = utcnow()
     changed = await change_status(
         Invitation.filter(not_expired(now), id=row.id, status__in=list(OPEN_STATUSES)),
@@ -368,7 +367,7 @@ async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
         raise InvalidStatus(
             f"Only an invitation that is not sent or sent can be canceled; this one is "
             f"{effective_status(row, now).value}."
-        ).at("id")
+        ).at("invitation_id")
     return await Invitation.get(id=row.id)
 
 

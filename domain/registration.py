@@ -51,7 +51,7 @@ class Registration:
 
     @classmethod
     def checked(cls, *, email: str, firstname: str, lastname: str, password: str) -> Registration:
-        """Clean each field; the first bad one raises, reported at ("input", <field>)."""
+        """Clean each field; the first bad one raises, reported at (<field>,)."""
         with _reported_at("email"):
             clean_email = normalize_email(email)
         with _reported_at("firstname"):
@@ -81,7 +81,7 @@ def _reported_at(field: str) -> Iterator[None]:
     try:
         yield
     except DomainError as error:
-        raise error.at("input", field) from None
+        raise error.at(field) from None
 
 
 async def email_is_customer(website_id: int, email: str) -> bool:
@@ -113,7 +113,7 @@ async def register(
         )
     settings = await for_store_view(store)
     if settings.registration_mode is RegistrationMode.BY_INVITATION_ONLY:
-        raise RegistrationByInvitationOnly().at("input", "invitationCode")
+        raise RegistrationByInvitationOnly().at("invitation_code")
     return await create_customer(
         website=website,
         registration=registration,
@@ -127,7 +127,7 @@ async def create_customer(
 ) -> Customer:
     """Insert a customer; the unique (website, email) index decides between concurrent twins."""
     if await email_is_customer(website.id, registration.email):
-        raise CustomerExists().at("input", "email")
+        raise CustomerExists().at("email")
     password_hash = await hash_password(registration.password, profile=password_profile)
     try:
         async with in_transaction():
@@ -137,11 +137,11 @@ async def create_customer(
             await customer.save()
             return customer
     except IntegrityError:
-        raise CustomerExists().at("input", "email") from None
+        raise CustomerExists().at("email") from None
 
 
-CODE_FIELD = ("input", "invitationCode")
-EMAIL_FIELD = ("input", "email")
+CODE_FIELD = ("invitation_code",)
+EMAIL_FIELD = ("email",)
 
 
 async def register_invitee(

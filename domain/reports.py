@@ -67,26 +67,26 @@ class ReportRange:
     ) -> ReportRange:
         """A valid range, or InvalidInput at the path of the first bad part of the filter."""
         zone = _zone(timezone)
-        for name, day in (("from", start), ("to", end)):
+        for name, day in (("start", start), ("end", end)):
             if not EARLIEST <= day <= LATEST:
                 raise InvalidInput(
                     f"The date must lie between {EARLIEST} and {LATEST}.", field=("filter", name)
                 )
         if start > end:
-            raise InvalidInput("'from' must not be after 'to'.", field=("filter", "from"))
+            raise InvalidInput("'from' must not be after 'to'.", field=("filter", "start"))
         report = cls(
             start=start,
             end=end,
             period=period,
             zone=zone,
-            website_ids=_ids(website_ids, "websiteIds"),
-            store_view_ids=_ids(store_view_ids, "storeViewIds"),
+            website_ids=_ids(website_ids, "website_ids"),
+            store_view_ids=_ids(store_view_ids, "store_view_ids"),
         )
         limit = MAX_PERIODS[period]
         if report.period_count() > limit:
             raise InvalidInput(
                 f"The range is too long: at most {limit} periods of a {period.value}.",
-                field=("filter", "to"),
+                field=("filter", "end"),
             )
         return report
 
@@ -144,7 +144,7 @@ def _ids(raw: Sequence[str] | None, name: str) -> tuple[int, ...] | None:
         return None
     if len(raw) > MAX_IDS:
         raise InvalidInput(f"At most {MAX_IDS} ids.", field=("filter", name))
-    return tuple(parse_id(value, field=("filter", name, str(i))) for i, value in enumerate(raw))
+    return tuple(parse_id(value, field=("filter", name, i)) for i, value in enumerate(raw))
 
 
 def _period_start(day: date, period: Period) -> date:

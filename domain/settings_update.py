@@ -40,12 +40,6 @@ NULLABLE = frozenset({"lifetime_days", "daily_quota_per_customer"})
 NULL_MEANS = {"lifetime_days": "no lifetime", "daily_quota_per_customer": "no quota"}
 
 
-def api_name(name: str) -> str:
-    """The name of a setting in the API (camelCase), for error paths."""
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
 async def find_scope(scope_type: ScopeType, raw_id: str | None) -> Scope:
     """The scope named by a type and an id; the id is ignored at the default scope."""
     if scope_type is ScopeType.DEFAULT:
@@ -66,19 +60,19 @@ def check_changes(scope_type: ScopeType, changes: Mapping[str, Any]) -> list[Dom
     errors: list[DomainError] = []
     for name, value in changes.items():
         assert name in SETTING_NAMES, name
-        field = ("input", api_name(name))
+        field = (name,)
         if name in DEFAULT_SCOPE_ONLY and scope_type is not ScopeType.DEFAULT:
             errors.append(
-                InvalidInput(f"{api_name(name)} can only be set at the DEFAULT scope.", field=field)
+                InvalidInput("This setting can only be set at the DEFAULT scope.", field=field)
             )
         elif value is None:
             if name not in NULLABLE:
-                errors.append(InvalidInput(f"{api_name(name)} cannot be null.", field=field))
+                errors.append(InvalidInput("This setting cannot be null.", field=field))
         elif name in BOUNDS:
             low, high = BOUNDS[name]
             if not low <= value <= high:
                 extra = f", or null for {NULL_MEANS[name]}" if name in NULLABLE else ""
-                message = f"{api_name(name)} must be between {low} and {high}{extra}."
+                message = f"The value must be between {low} and {high}{extra}."
                 errors.append(InvalidInput(message, field=field))
         elif name == "email_template" and value not in KNOWN_TEMPLATES:
             known = ", ".join(KNOWN_TEMPLATES)

@@ -22,7 +22,7 @@ from schema.admin_invitation import (
     UpdateInvitationPayload,
 )
 from schema.context import Info
-from schema.errors import BadRequest, UserError
+from schema.errors import INVITATION_ID, RANGE_NAMES, BadRequest, UserError
 from schema.grid import InvitationFilter, InvitationSort, decode_grid_cursor
 from schema.invitation import Invitation, InvitationConnection, invitation_connection
 from schema.pagination import page_size
@@ -54,7 +54,7 @@ async def invitations(
             now=utcnow(),
         )
     except DomainError as error:
-        raise BadRequest.from_domain(error) from None
+        raise BadRequest.from_domain(error, names=RANGE_NAMES) from None
     return invitation_connection(page)
 
 
@@ -62,7 +62,7 @@ async def invitation(info: Info, id: strawberry.ID) -> Invitation | None:
     try:
         row = await admin_invitations.find(id)
     except DomainError as error:
-        raise BadRequest.from_domain(error) from None
+        raise BadRequest.from_domain(error, names=INVITATION_ID) from None
     return Invitation.from_model(row) if row is not None else None
 
 
@@ -92,7 +92,8 @@ async def update_invitation(
             change_message=input.message is not strawberry.UNSET,
         )
     except DomainError as error:
-        return UpdateInvitationPayload(invitation=None, user_errors=[UserError.from_domain(error)])
+        error_at = UserError.from_domain(error, arguments=INVITATION_ID)
+        return UpdateInvitationPayload(invitation=None, user_errors=[error_at])
     return UpdateInvitationPayload(invitation=Invitation.from_model(row), user_errors=[])
 
 

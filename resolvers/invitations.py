@@ -8,7 +8,7 @@ from domain import invitation_settings, invitations
 from domain.errors import DomainError
 from models.invitation import InvitationStatus
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import INVITATION_ID, UserError
 from schema.invitation import (
     CancelInvitationPayload,
     Invitation,
@@ -66,7 +66,8 @@ async def cancel_invitation(info: Info, id: strawberry.ID) -> CancelInvitationPa
     try:
         row = await invitations.cancel(customer=info.context.require_customer(), invitation_id=id)
     except DomainError as error:
-        return CancelInvitationPayload(invitation=None, user_errors=[UserError.from_domain(error)])
+        error_at = UserError.from_domain(error, arguments=INVITATION_ID)
+        return CancelInvitationPayload(invitation=None, user_errors=[error_at])
     return CancelInvitationPayload(invitation=Invitation.from_model(row), user_errors=[])
 
 

@@ -13,7 +13,7 @@ import strawberry
 from domain import reports
 from domain.errors import DomainError
 from schema.context import Info
-from schema.errors import BadRequest
+from schema.errors import RANGE_NAMES, BadRequest
 from schema.reports import InvitationsReport, InvitedCustomerRow, ReportFilter
 
 FilterArgument = Annotated[
@@ -25,7 +25,7 @@ async def invitations_report(info: Info, filter: FilterArgument) -> InvitationsR
     try:
         report = await reports.invitations_report(filter.to_range())
     except DomainError as error:
-        raise BadRequest.from_domain(error) from None
+        raise BadRequest.from_domain(error, names=RANGE_NAMES) from None
     return InvitationsReport.from_model(report)
 
 
@@ -42,5 +42,5 @@ async def invited_customers_report(
             filter.to_range(), first=100 if first is None else first
         )
     except DomainError as error:
-        raise BadRequest.from_domain(error) from None
+        raise BadRequest.from_domain(error, names=RANGE_NAMES) from None
     return [InvitedCustomerRow.from_model(row) for row in rows]

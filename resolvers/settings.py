@@ -49,5 +49,7 @@ async def update_invitation_settings(
     )
     return UpdateInvitationSettingsPayload(
         settings=InvitationSettings.from_model(outcome.settings) if outcome.settings else None,
-        user_errors=[UserError.from_domain(error) for error in outcome.errors],
+        user_errors=[
+            UserError.from_domain(error, arguments={"scope": "scope"}) for error in outcome.errors
+        ],
     )

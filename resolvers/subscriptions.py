@@ -30,7 +30,7 @@ from domain.tokens import authenticate_digest
 from models import invitation as m
 from models.accounts import Permission
 from schema.context import Context, Info
-from schema.errors import BadRequest, SlowConsumer
+from schema.errors import RANGE_NAMES, BadRequest, SlowConsumer
 from schema.grid import InvitationFilter
 from schema.invitation import Invitation
 from schema.loaders import Loaders
@@ -86,7 +86,7 @@ async def invitation_updates(
         where = filter.to_model() if filter else grid.GridFilter()
         where.condition(utcnow())  # a bad filter is refused now, not at the first change
     except DomainError as error:
-        raise BadRequest.from_domain(error) from None
+        raise BadRequest.from_domain(error, names=RANGE_NAMES) from None
 
     async def visible(change: events.Change) -> m.Invitation | None:
         return await grid.grid_row(where=where, invitation_id=change.invitation_id, now=utcnow())

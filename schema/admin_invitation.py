@@ -31,8 +31,8 @@ class UpdateInvitationInput:
     )
 
 
-def _errors(outcome: Outcome) -> list[UserError]:
-    return [UserError.from_domain(error) for error in outcome.errors]
+def _errors(outcome: Outcome, under: tuple[str, ...] = ("input",)) -> list[UserError]:
+    return [UserError.from_domain(error, under=under) for error in outcome.errors]
 
 
 def _nodes(outcome: Outcome) -> list[Invitation]:
@@ -73,7 +73,9 @@ class DiscardInvitationsPayload:
     @classmethod
     def from_outcome(cls, outcome: Outcome) -> DiscardInvitationsPayload:
         nodes = _nodes(outcome)
-        return cls(discarded_count=len(nodes), invitations=nodes, user_errors=_errors(outcome))
+        return cls(
+            discarded_count=len(nodes), invitations=nodes, user_errors=_errors(outcome, under=())
+        )
 
 
 @strawberry.type(description="Result of resendInvitations.")
@@ -90,4 +92,6 @@ class ResendInvitationsPayload:
     @classmethod
     def from_outcome(cls, outcome: Outcome) -> ResendInvitationsPayload:
         nodes = _nodes(outcome)
-        return cls(queued_count=len(nodes), invitations=nodes, user_errors=_errors(outcome))
+        return cls(
+            queued_count=len(nodes), invitations=nodes, user_errors=_errors(outcome, under=())
+        )

@@ -7,12 +7,14 @@ and is masked as INTERNAL by schema.extensions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import Enum
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.utils.str_converters import to_camel_case
 
-from domain.errors import DomainError
+from domain.errors import DomainError, Field
 
 
 @strawberry.enum(description="Stable codes of user errors.")
@@ -47,12 +49,50 @@ class UserError:
     message: str = strawberry.field(description="What went wrong, for people.")
 
     @classmethod
-    def from_domain(cls, error: DomainError) -> UserError:
+    def from_domain(
+        cls,
+        error: DomainError,
+        *,
+        under: Sequence[str] = ("input",),
+        arguments: Mapping[str, str] | None = None,
+    ) -> UserError:
+        """The user error of a domain refusal, at its GraphQL path (see `graphql_path`)."""
         return cls(
             code=ErrorCode(error.code),
-            field=list(error.field) if error.field is not None else None,
+            field=graphql_path(error.field, under=under, arguments=arguments),
             message=error.message,
         )
+
+
+# The ends of a time range, as the domain names them and as the API's filters spell them.
+RANGE_NAMES = {"start": "from", "end": "to"}
+# The domain's name of the id of the invitation an operation acts on, and the API's.
+INVITATION_ID = {"invitation_id": "id"}
+
+
+def graphql_path(
+    field: Field | None,
+    *,
+    under: Sequence[str] = ("input",),
+    arguments: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[str] | None:
+    """The GraphQL path of a domain error's `field` (Python names, see domain.errors).
+
+    The first name is an argument of the domain function: one of `arguments` is a GraphQL argument
+    of its own (given by its GraphQL name), any other lies inside `under` (by default the
+    operation's `input`). Names are camelCased, unless `names` spells them; indexes become strings.
+    """
+    if field is None:
+        return None
+    if field and arguments and isinstance(field[0], str) and field[0] in arguments:
+        path, rest = [arguments[field[0]]], field[1:]
+    else:
+        path, rest = list(under), field
+    renamed = names or {}
+    for part in rest:
+        path.append(str(part) if isinstance(part, int) else renamed.get(part, to_camel_case(part)))
+    return path
 
 
 class ClientError(GraphQLError):
@@ -88,13 +128,16 @@ class BadRequest(ClientError):
     code = "BAD_REQUEST"
 
     @classmethod
-    def from_domain(cls, error: DomainError) -> BadRequest:
-        """A bad argument of a field without userErrors: the domain error's code and path ride
-        along in extensions (`reason`, `field`)."""
+    def from_domain(
+        cls, error: DomainError, *, names: Mapping[str, str] | None = None
+    ) -> BadRequest:
+        """A bad argument of a field without userErrors: the domain error's code and GraphQL path
+        ride along in extensions (`reason`, `field`). Its first name is the field's argument."""
         bad = cls(error.message)
         bad.extensions = {"code": cls.code, "reason": error.code}
-        if error.field is not None:
-            bad.extensions["field"] = list(error.field)
+        path = graphql_path(error.field, under=(), names=names)
+        if path is not None:
+            bad.extensions["field"] = path
         return bad
 
 

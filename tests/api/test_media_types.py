@@ -21,6 +21,7 @@ FAILING_BEFORE_EXECUTION = {
         400,
     ),
     "unknown operation": ({"query": "query A { __typename }", "operationName": "B"}, 400),
+    "not signed in": ({"query": "{ customer { email } }"}, 401),
 }
 
 
@@ -112,4 +113,18 @@ async def test_a_refusal_of_the_http_edge_takes_the_accepted_media_type(
 
     assert response.status_code == 400
     assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert "data" not in response.json()
+
+
+async def test_a_forbidden_operation_is_a_403(http: httpx.AsyncClient) -> None:
+    token = await customer_token(await make_customer())
+
+    response = await http.post(
+        "/graphql",
+        json={"query": "{ invitations { totalCount } }"},
+        headers={"Accept": GRAPHQL_RESPONSE, "Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "data" not in response.json()

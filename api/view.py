@@ -27,6 +27,7 @@ from api.responses import (
     status_of,
 )
 from api.store_views import StoreViewCache
+from api.websocket import BoundedWebSocketAdapter, TransportWSHandler
 from config import Settings
 from domain.tokens import authenticate
 from schema.context import Context, rate_limits
@@ -76,6 +77,9 @@ class GraphQLView(GraphQL[Context, None]):
     Whatever reaches /graphql over HTTP is answered in JSON: a refusal too (Strawberry's own are
     plain text), in the media type the client accepts (api.responses).
     """
+
+    websocket_adapter_class = BoundedWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -49,6 +50,7 @@ def create_app(
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=settings.subscriptions_per_connection,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         # Checked at each WebSocket handshake (no Origin, or the same origin, always passes).
         allowed_origins=settings.cors_origins,
     )
@@ -75,7 +77,8 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method: the view answers those it refuses in JSON (405), as the rest.
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),

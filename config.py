@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     subscriptions_per_connection: int = Field(10, ge=1, le=1000)
     subscription_queue_size: int = Field(100, ge=1, le=100_000)
     subscription_token_check_seconds: float = Field(30.0, gt=0)
+    # How long a new WebSocket connection may take to send its connection_init (4408 then).
+    ws_init_timeout_seconds: float = Field(10.0, gt=0)
     # The kill switch: while true, no invitation e-mail is sent (they wait, queued).
     sending_paused: bool = False
     # Browser origins, besides the API's own, whose pages may call it (CORS) and open its

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.responses import accepted, refusal
 
 
 class BodyTooLarge(Exception):
     """Raised inside the app when the body passes the limit."""
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    await PlainTextResponse("Request body too large.", status_code=413)(scope, receive, send)
+async def _too_large(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+    message = f"The request body is too large: at most {max_bytes} bytes are taken."
+    response = refusal(413, message, media_type=accepted(scope.get("headers", ())))
+    await response(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -27,7 +30,7 @@ class BodySizeLimit:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _too_large(scope, receive, send)
+                await _too_large(scope, receive, send, self.max_bytes)
                 return
         received = 0
         started = False
@@ -50,4 +53,4 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _too_large(scope, receive, send)
+                await _too_large(scope, receive, send, self.max_bytes)

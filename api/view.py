@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.responses import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    accepted,
+    content_type,
+    negotiate,
+    refusal,
+    status_of,
+)
 from api.store_views import StoreViewCache
+from api.websocket import BoundedWebSocketAdapter, TransportWSHandler
 from config import Settings
 from domain.tokens import authenticate
 from schema.context import Context, rate_limits
@@ -28,37 +40,63 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else authorization.strip()
 
 
-# JSON may escape lone UTF-16 surrogates ("\\ud800"); Python decodes them into strings that no
-# database driver or password hasher can encode. Only bodies with such an escape are checked.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# The deepest nesting of arrays and objects a request body (or WebSocket message) may have. A
+# GraphQL request nests four or five deep (the body, its variables, an input, a list); orjson
+# stops at 1024 by itself, deeper than any Python code walking the value could recurse.
+MAX_JSON_DEPTH = 32
 
 
-def _has_unencodable_text(value: object) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
+def _nested_too_deep(value: dict[str, Any] | list[Any]) -> bool:
+    """Whether arrays and objects nest deeper than MAX_JSON_DEPTH in `value` (no recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        container, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
             return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_unencodable_text(k) or _has_unencodable_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_unencodable_text(item) for item in value)
+        children = container.values() if isinstance(container, dict) else container
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
+def decode_json(data: str | bytes) -> object:
+    """A JSON text as Python values; json.JSONDecodeError for anything else.
+
+    orjson refuses what no database driver or password hasher could take (invalid UTF-8, lone
+    UTF-16 surrogates escaped as "\\ud800") and nesting beyond 1024 levels; this bounds the
+    nesting further.
+    """
+    decoded = orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError
+    if isinstance(decoded, dict | list) and _nested_too_deep(decoded):
+        raise json.JSONDecodeError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH}", "", 0)
+    return decoded
+
+
 class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our context."""
+    """Strawberry's ASGI app with our context, our JSON and the media types of GraphQL over HTTP.
+
+    Whatever reaches /graphql over HTTP is answered in JSON: a refusal too (Strawberry's own are
+    plain text), in the media type the client accepts (api.responses).
+    """
+
+    websocket_adapter_class = BoundedWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as error:
+            headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
+            media_type = accepted(scope["headers"])
+            response = refusal(
+                error.status_code, error.reason, media_type=media_type, headers=headers
+            )
+        await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
-        try:
-            decoded = json.loads(data)
-        except UnicodeDecodeError as error:
-            raise HTTPException(400, "The request body is not valid UTF-8.") from error
-        raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
-        if _SURROGATE_ESCAPE.search(raw) and _has_unencodable_text(decoded):
-            raise HTTPException(400, "The request body holds text that is not valid Unicode.")
-        return decoded
+        return decode_json(data)
 
     def encode_json(self, data: object) -> str:
         # orjson writes a page of rows several times faster than json.dumps (and UTF-8 rather
@@ -67,6 +105,60 @@ class GraphQLView(GraphQL[Context, None]):
             return orjson.dumps(data).decode()
         except TypeError:  # a lone surrogate, which orjson refuses and json escapes
             return super().encode_json(data)  # type: ignore[return-value]
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # Strawberry reads the decoded body with `.get`: anything but an object would fail there.
+        try:
+            decoded = self.decode_json(data)
+        except json.JSONDecodeError as error:
+            raise HTTPException(400, f"The request is not valid JSON: {error.msg}.") from error
+        if isinstance(decoded, list):
+            raise HTTPException(400, "Batching is not supported: send one request at a time.")
+        if not isinstance(decoded, dict):
+            raise HTTPException(400, "The request must be a JSON object: a GraphQL request.")
+        return decoded
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        data = await super().parse_http_body(request)
+        assert isinstance(data, GraphQLRequestData), "parse_json takes no batch"
+        if not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL request's `operationName` must be a string.")
+        return data
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        response = await super().get_sub_response(request)
+        response.media_type = negotiate(request.headers.get("accept"))
+        return response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data = process_result(result)
+        # Nothing ran when no error names a field: the request failed to parse or validate, its
+        # variables did not coerce, or an extension refused it whole.
+        if (
+            result.data is None
+            and result.errors
+            and all(error.path is None for error in result.errors)
+            and negotiate(request.headers.get("accept")) == GRAPHQL_RESPONSE_JSON
+        ):
+            del data["data"]
+        return data
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or JSON
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = content_type(media_type)
+            if isinstance(response_data, dict) and "data" not in response_data:
+                response.status_code = status_of(response_data.get("errors") or [])
+                if response.status_code == 401:
+                    response.headers["www-authenticate"] = "Bearer"
+        return response
 
     def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

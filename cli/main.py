@@ -8,13 +8,17 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from config import Settings
 from domain.errors import DomainError
 from models.accounts import AdminUser, Permission
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
 
 app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
 
@@ -49,14 +53,24 @@ def serve() -> None:
         typer.echo(
             f"Mail:           written to {settings.mail_dir}/*.eml (no INVITATIONS_SMTP_URL)"
         )
-    uvicorn.run(
-        create_app(settings),
+    uvicorn.Server(server_config(settings, create_app(settings))).run()
+
+
+def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+    """How `serve` runs `app` under uvicorn."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
         http="httptools",
         log_level="info",
         proxy_headers=False,
+        # A WebSocket message is bounded as a request body is; uvicorn refuses a larger one
+        # (1009) before reading it whole. The app checks it too (api.websocket).
+        ws_max_size=settings.max_body_bytes,
     )
 
 

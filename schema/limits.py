@@ -34,6 +34,8 @@ from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from schema.authorization import Guards, guards, refusals
+
 MAX_FIELD_REPEATS = 10
 MAX_DIRECTIVES_PER_LOCATION = 5
 
@@ -77,7 +79,8 @@ class DirectivesPerLocationRule(ASTValidationRule):
 # Distinct documents kept parsed and validated, per schema (as Strawberry's caches would).
 CACHED_DOCUMENTS = 1024
 
-Checked = tuple[DocumentNode, list[GraphQLError]]
+# A document, its validation errors, and (when it is valid) the guarded fields it selects.
+Checked = tuple[DocumentNode, list[GraphQLError], Guards]
 DocumentChecker = Callable[[GraphQLSchema, str], Checked]
 
 
@@ -87,7 +90,8 @@ def document_checker(
     """Parses a query text (at most `max_tokens` tokens) and validates it, remembering answers.
 
     Runs the shape rules above, graphql-core's standard rules, then `rules` (and Strawberry's own
-    two, as it always does). A syntax error is raised, and not remembered.
+    two, as it always does), and finds the guarded fields of a valid document
+    (schema.authorization). A syntax error is raised, and not remembered.
     """
     all_rules: tuple[type[ASTValidationRule], ...] = (
         RepeatedFieldsRule,
@@ -99,13 +103,15 @@ def document_checker(
     @lru_cache(maxsize=CACHED_DOCUMENTS)
     def check(schema: GraphQLSchema, query: str) -> Checked:
         document = parse(query, max_tokens=max_tokens)
-        return document, validate_document(schema, document, all_rules)
+        errors = validate_document(schema, document, all_rules)
+        return document, errors, {} if errors else guards(schema, document)
 
     return check
 
 
 class CheckedDocuments(SchemaExtension):
-    """Takes each operation's document and its validation errors from a `document_checker`.
+    """Takes each operation's document and its validation errors from a `document_checker`, and
+    refuses an operation that selects a field its principal may not read (schema.authorization).
 
     One extension in place of Strawberry's ParserCache, ValidationCache, AddValidationRules and
     MaxTokensLimiter: every extension costs every request a context manager per hook, and the
@@ -119,9 +125,13 @@ class CheckedDocuments(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
         assert ctx.query is not None, "Strawberry parses only operations with a query"
-        ctx.graphql_document, self.errors = self.check(ctx.schema._schema, ctx.query)
+        ctx.graphql_document, self.errors, self.guards = self.check(ctx.schema._schema, ctx.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
-        self.execution_context.pre_execution_errors = self.errors
+        ctx = self.execution_context
+        # The principal varies from request to request of one document: asked each time.
+        operation_guards = self.guards.get(ctx.operation_name, ())
+        errors = self.errors or refusals(operation_guards, ctx.context)
+        ctx.pre_execution_errors = errors
         yield

@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from app import create_app
+from cli.main import server_config
 from config import Settings
 from events import BROKER
 from mailer.sink import HOST, free_port
@@ -23,16 +24,18 @@ PROTOCOL = "graphql-transport-ws"
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[str]:
-    """The app served by uvicorn on this event loop (the tests' database); yields its ws:// URL."""
+async def live_server(settings: Settings, *, as_served: bool = False) -> AsyncIterator[str]:
+    """The app served by uvicorn on this event loop (the tests' database); yields its ws:// URL.
+
+    Under uvicorn's defaults, or (`as_served`) as `invitations serve` configures it.
+    """
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, manage_database=False),
-        host=HOST,
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
+    app = create_app(settings, manage_database=False)
+    if as_served:
+        config = server_config(settings.model_copy(update={"host": HOST, "port": port}), app)
+        config.log_level = "warning"
+    else:
+        config = uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

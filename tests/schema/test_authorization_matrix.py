@@ -472,6 +472,10 @@ def _operation_type(document: str) -> OperationType:
     return operation.operation
 
 
+def _root_type(document: str) -> str:
+    return _operation_type(document).value.capitalize()
+
+
 def _exercisable(document: str) -> bool:
     """Whether every root field the document calls exists (fields of other branches may not)."""
     root = {
@@ -523,12 +527,19 @@ async def test_rule(
             await probe.isolation(body, world)
     else:
         assert set(error_codes(body)) == {code}, body
-        _, _, field_name = name.partition(".")
+        # Refused whole, before execution: no field ran...
+        assert body["data"] is None, body
+        refused = []
         for error in body["errors"]:
-            # Refused at the root, or (a guarded field of a type) exactly at that field...
-            assert error["path"][-1] in (root_field, field_name), body
-            # ...and nothing of it is answered.
-            assert _value_at(body["data"], error["path"]) is None, body
+            assert "path" not in error, body
+            # ...and each error names a guarded field and points at it in the document.
+            coordinate = error["message"].rpartition("(field ")[2].rstrip(")")
+            refused.append(coordinate)
+            [location] = error["locations"]
+            line = probe.document.splitlines()[location["line"] - 1]
+            assert line[location["column"] - 1 :].startswith(coordinate.partition(".")[2]), body
+        # The rule's field is among them, unless the root field the probe reaches it by is.
+        assert name in refused or refused == [f"{_root_type(probe.document)}.{root_field}"], body
 
 
 async def _subscribe(
@@ -551,11 +562,3 @@ async def _subscribe(
         else:
             invitation = await client.next_invitation(root_field)
             assert invitation["email"] == "alices-friend@example.com"
-
-
-def _value_at(data: Any, path: list[str | int]) -> Any:
-    for step in path:
-        if data is None:
-            return None
-        data = data[step]
-    return data

@@ -1,0 +1,50 @@
+"""graphql-http's audit of GraphQL over HTTP (its `serverAudits`, run with node) against the app
+served by a real uvicorn: no error and no warning. (Its notices are for GET requests, which the
+service refuses on purpose: queries go over POST.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+from tests.live import live_server
+
+AUDIT = Path(__file__).parent.parent / "http_audit"
+
+
+@pytest.fixture(scope="module")
+def audit_script() -> Path:
+    """The audit suite, installed from package-lock.json on first use."""
+    assert shutil.which("node"), "node is needed (README)"
+    assert shutil.which("npm"), "npm is needed (README)"
+    if not (AUDIT / "node_modules" / "graphql-http").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=AUDIT,
+            check=True,
+            timeout=300,
+        )
+    return AUDIT / "audit.mjs"
+
+
+async def test_the_graphql_over_http_audit_finds_nothing(
+    settings: Settings, audit_script: Path
+) -> None:
+    async with live_server(settings) as ws_url:
+        url = "http" + ws_url.removeprefix("ws")
+        node = await asyncio.create_subprocess_exec(
+            "node", str(audit_script), url, stdout=asyncio.subprocess.PIPE
+        )
+        output, _ = await asyncio.wait_for(node.communicate(), timeout=120)
+
+    assert node.returncode == 0
+    report = json.loads(output)
+    assert report["error"] == []
+    assert report["warn"] == []
+    assert len(report["ok"]) >= 50  # the suite ran: 58 audits pass today

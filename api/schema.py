@@ -20,6 +20,7 @@ from resolvers import (
     store,
     subscriptions,
 )
+from resolvers import email_templates as templates
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -32,6 +33,12 @@ from schema.admin_invitation import (
     DiscardInvitationsPayload,
     ResendInvitationsPayload,
     UpdateInvitationPayload,
+)
+from schema.email_templates import (
+    DeleteEmailTemplatePayload,
+    EmailPreview,
+    EmailTemplate,
+    SaveEmailTemplatePayload,
 )
 from schema.execution import ExecutionContext
 from schema.extensions import (
@@ -116,6 +123,17 @@ class Query:
         resolver=store.email_senders,
         permission_classes=[CAN_SET_UP],
         description="Every sender identity as resolved for a scope (admin: STORES).",
+    )
+    email_templates: list[EmailTemplate] = strawberry.field(
+        resolver=templates.email_templates_list,
+        permission_classes=[CAN_SET_UP],
+        description="The built-in template and the store's own (admin: STORES).",
+    )
+    preview_invitation_email: EmailPreview = strawberry.field(
+        resolver=templates.preview_invitation_email,
+        permission_classes=[CAN_SET_UP],
+        description="An admin invitation from a store view as a template renders it, with sample "
+        "values (admin: STORES).",
     )
     invitation_settings: InvitationSettings = strawberry.field(
         resolver=settings.invitation_settings_at,
@@ -224,6 +242,17 @@ class Mutation:
         resolver=store.update_email_senders,
         permission_classes=[CAN_SET_UP],
         description="Set who the e-mails of a scope come from, all or nothing (admin: STORES).",
+    )
+    save_email_template: SaveEmailTemplatePayload = strawberry.mutation(
+        resolver=templates.save_email_template,
+        permission_classes=[CAN_SET_UP],
+        description="Create a template, or replace the one with this code; every variant is "
+        "compiled and test-rendered first (admin: STORES).",
+    )
+    delete_email_template: DeleteEmailTemplatePayload = strawberry.mutation(
+        resolver=templates.delete_email_template,
+        permission_classes=[CAN_SET_UP],
+        description="Delete a template no scope selects (admin: STORES).",
     )
 
 

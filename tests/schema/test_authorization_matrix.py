@@ -393,6 +393,35 @@ RULES: dict[str, Rule] = {
             ),
         ),
     ),
+    "Query.emailTemplates": Rule(
+        Who.ADMIN, Permission.STORES, probes=(Probe("{ emailTemplates { code } }"),)
+    ),
+    "Query.previewInvitationEmail": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                "query($id: ID!) { previewInvitationEmail(templateCode: "
+                '"invitation_default", storeViewId: $id) { subject } }',
+                lambda w: {"id": str(w.store_view_id)},
+            ),
+        ),
+    ),
+    "Mutation.saveEmailTemplate": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                'mutation { saveEmailTemplate(input: {code: "t", name: "T", variants: []}) '
+                "{ userErrors { code } } }"
+            ),
+        ),
+    ),
+    "Mutation.deleteEmailTemplate": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(Probe('mutation { deleteEmailTemplate(code: "t") { userErrors { code } } }'),),
+    ),
     # ---------------------------------------------------------------- Subscription
     "Subscription.myInvitationUpdates": Rule(
         Who.CUSTOMER, probes=(Probe("subscription { myInvitationUpdates { email } }"),)

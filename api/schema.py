@@ -20,6 +20,7 @@ from resolvers import (
     store,
     subscriptions,
 )
+from resolvers import email_templates as templates
 from schema.accounts import (
     CreateCustomerPayload,
     Customer,
@@ -32,6 +33,12 @@ from schema.admin_invitation import (
     DiscardInvitationsPayload,
     ResendInvitationsPayload,
     UpdateInvitationPayload,
+)
+from schema.email_templates import (
+    DeleteEmailTemplatePayload,
+    EmailPreview,
+    EmailTemplate,
+    SaveEmailTemplatePayload,
 )
 from schema.execution import ExecutionContext
 from schema.extensions import (
@@ -52,9 +59,19 @@ from schema.limits import CheckedDocuments, document_checker
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
 from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
-from schema.store import CustomerGroup, StoreView, Website
+from schema.store import (
+    CustomerGroup,
+    CustomerGroupPayload,
+    EmailSender,
+    StoreView,
+    StoreViewPayload,
+    UpdateEmailSendersPayload,
+    Website,
+    WebsitePayload,
+)
 
 CAN_INVITE = HasPermission(Permission.INVITATIONS)
+CAN_SET_UP = HasPermission(Permission.STORES)
 
 
 @strawberry.type(description="Read the store, your account and invitations.")
@@ -94,13 +111,29 @@ class Query:
     )
     store_views: list[StoreView] = strawberry.field(
         resolver=store.store_views,
-        permission_classes=[IsAdmin],
-        description="All store views (admin).",
+        description="Every store view in its sort order, for a storefront's store switcher "
+        "(public; invitationUrlTemplate needs STORES).",
     )
     customer_groups: list[CustomerGroup] = strawberry.field(
         resolver=store.customer_groups,
         permission_classes=[IsAdmin],
         description="All customer groups (admin).",
+    )
+    email_senders: list[EmailSender] = strawberry.field(
+        resolver=store.email_senders,
+        permission_classes=[CAN_SET_UP],
+        description="Every sender identity as resolved for a scope (admin: STORES).",
+    )
+    email_templates: list[EmailTemplate] = strawberry.field(
+        resolver=templates.email_templates_list,
+        permission_classes=[CAN_SET_UP],
+        description="The built-in template and the store's own (admin: STORES).",
+    )
+    preview_invitation_email: EmailPreview = strawberry.field(
+        resolver=templates.preview_invitation_email,
+        permission_classes=[CAN_SET_UP],
+        description="An admin invitation from a store view as a template renders it, with sample "
+        "values (admin: STORES).",
     )
     invitation_settings: InvitationSettings = strawberry.field(
         resolver=settings.invitation_settings_at,
@@ -178,6 +211,48 @@ class Mutation:
             "Write the given invitation settings at a scope, all or nothing "
             "(admin: INVITATION_SETTINGS)."
         ),
+    )
+
+    create_website: WebsitePayload = strawberry.mutation(
+        resolver=store.create_website,
+        permission_classes=[CAN_SET_UP],
+        description="Create a website (admin: STORES).",
+    )
+    update_website: WebsitePayload = strawberry.mutation(
+        resolver=store.update_website,
+        permission_classes=[CAN_SET_UP],
+        description="Change a website's name or default group (admin: STORES).",
+    )
+    create_store_view: StoreViewPayload = strawberry.mutation(
+        resolver=store.create_store_view,
+        permission_classes=[CAN_SET_UP],
+        description="Create a store view of a website (admin: STORES).",
+    )
+    update_store_view: StoreViewPayload = strawberry.mutation(
+        resolver=store.update_store_view,
+        permission_classes=[CAN_SET_UP],
+        description="Change a store view; its later e-mails link to the new URL (admin: STORES).",
+    )
+    create_customer_group: CustomerGroupPayload = strawberry.mutation(
+        resolver=store.create_customer_group,
+        permission_classes=[CAN_SET_UP],
+        description="Create a customer group (admin: STORES).",
+    )
+    update_email_senders: UpdateEmailSendersPayload = strawberry.mutation(
+        resolver=store.update_email_senders,
+        permission_classes=[CAN_SET_UP],
+        description="Set who the e-mails of a scope come from, all or nothing (admin: STORES).",
+    )
+    save_email_template: SaveEmailTemplatePayload = strawberry.mutation(
+        resolver=templates.save_email_template,
+        permission_classes=[CAN_SET_UP],
+        description="Create a template, or replace the one with this code; every variant is "
+        "compiled and test-rendered first (admin: STORES).",
+    )
+    delete_email_template: DeleteEmailTemplatePayload = strawberry.mutation(
+        resolver=templates.delete_email_template,
+        permission_classes=[CAN_SET_UP],
+        description="Delete a template no scope selects (admin: STORES).",
     )
 
 

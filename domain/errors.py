@@ -4,8 +4,12 @@
     ├── InvalidInput            INVALID_INPUT (bad argument; `field` names it)
     │   ├── InvalidEmail        INVALID_EMAIL
     │   └── WeakPassword        WEAK_PASSWORD
+    │   └── TemplateInvalid     TEMPLATE_INVALID (variant, line and reason in the message)
     ├── NotFound                NOT_FOUND
+    ├── NotAllowed              NOT_ALLOWED (e.g. changing the built-in template)
     ├── Conflict
+    │   ├── AlreadyExists       ALREADY_EXISTS (a code that is taken)
+    │   ├── InUse               IN_USE (something still refers to it)
     │   ├── CustomerExists      CUSTOMER_EXISTS
     │   ├── AlreadyInvited      ALREADY_INVITED
     │   ├── DuplicateInput      DUPLICATE_INPUT
@@ -29,6 +33,9 @@
 raised, then attribute names and list indexes, e.g. ("emails", 3) or ("filter", "sent_at",
 "start"). The schema turns each error into a `UserError` with the same code and the GraphQL path of
 that argument (schema/errors.py), e.g. ["input", "emails", "3"].
+
+`Refused` is not a refusal of its own: it carries every refusal of an all-or-nothing change (store
+setup, a config file), raised when there is at least one and nothing was written.
 """
 
 from __future__ import annotations
@@ -74,6 +81,11 @@ class WeakPassword(InvalidInput):
     )
 
 
+class TemplateInvalid(InvalidInput):
+    code = "TEMPLATE_INVALID"
+    default_message = "The template cannot be used."
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
     default_message = "No such record."
@@ -81,6 +93,21 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     pass
+
+
+class NotAllowed(DomainError):
+    code = "NOT_ALLOWED"
+    default_message = "This is not allowed."
+
+
+class AlreadyExists(Conflict):
+    code = "ALREADY_EXISTS"
+    default_message = "This code is taken."
+
+
+class InUse(Conflict):
+    code = "IN_USE"
+    default_message = "Something still refers to this."
 
 
 class CustomerExists(Conflict):
@@ -168,3 +195,12 @@ class EmailMismatch(AcceptanceRefused):
 class RegistrationByInvitationOnly(AcceptanceRefused):
     code = "REGISTRATION_BY_INVITATION_ONLY"
     default_message = "Registration in this store is by invitation only."
+
+
+class Refused(Exception):
+    """Every refusal of an all-or-nothing change; nothing was written."""
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        assert errors, "a refusal names at least one problem"
+        self.errors = tuple(errors)
+        super().__init__("; ".join(error.message for error in self.errors))

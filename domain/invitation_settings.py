@@ -18,7 +18,6 @@ from models.store import StoreView
 
 PREFIX = "invitations/"
 BUILT_IN_TEMPLATE = "invitation_default"
-KNOWN_TEMPLATES = (BUILT_IN_TEMPLATE,)
 
 
 class ScopeType(StrEnum):

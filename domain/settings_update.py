@@ -14,12 +14,12 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from domain import email_templates
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.ids import parse_id
 from domain.invitation_settings import (
     DEFAULT_SCOPE,
     DEFAULT_SCOPE_ONLY,
-    KNOWN_TEMPLATES,
     SETTING_NAMES,
     InvitationSettings,
     Scope,
@@ -55,7 +55,9 @@ async def find_scope(scope_type: ScopeType, raw_id: str | None) -> Scope:
     return Scope(scope_type, scope_id)
 
 
-def check_changes(scope_type: ScopeType, changes: Mapping[str, Any]) -> list[DomainError]:
+def check_changes(
+    scope_type: ScopeType, changes: Mapping[str, Any], *, templates: set[str]
+) -> list[DomainError]:
     """Every problem of a partial update at a scope of this type (empty when it is fine)."""
     errors: list[DomainError] = []
     for name, value in changes.items():
@@ -74,8 +76,8 @@ def check_changes(scope_type: ScopeType, changes: Mapping[str, Any]) -> list[Dom
                 extra = f", or null for {NULL_MEANS[name]}" if name in NULLABLE else ""
                 message = f"The value must be between {low} and {high}{extra}."
                 errors.append(InvalidInput(message, field=field))
-        elif name == "email_template" and value not in KNOWN_TEMPLATES:
-            known = ", ".join(KNOWN_TEMPLATES)
+        elif name == "email_template" and value not in templates:
+            known = ", ".join(sorted(templates))
             errors.append(
                 InvalidInput(f"Unknown e-mail template; the known ones are: {known}.", field=field)
             )
@@ -100,7 +102,7 @@ async def update(
         scope = await find_scope(scope_type, scope_id)
     except DomainError as error:
         errors.append(error)
-    errors += check_changes(scope_type, changes)
+    errors += check_changes(scope_type, changes, templates=await email_templates.known_codes())
     if errors or scope is None:
         return SettingsUpdate(settings=None, errors=tuple(errors))
     async with in_transaction():

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import make_msgid
 
 from domain.clock import utcnow
 from domain.codes import code_for
+from domain.email_templates import Variant, variant_for
 from domain.identities import Sender, sender_for
 from domain.invitation_settings import for_store_view
 from mailer.message import InvitationMail
 from mailer.outbox import Claimed
 from models.accounts import Customer
+from models.invitation import Invitation
 from models.store import StoreView
 
 
@@ -20,7 +23,7 @@ from models.store import StoreView
 class _StoreMail:
     store_view: StoreView
     sender: Sender
-    template: str
+    variant: Variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class Batch:
 
     stores: dict[int, _StoreMail]
     inviters: dict[int, str]
+    expiries: dict[int, datetime]
     secret: str
 
     def message_id(self, row: Claimed) -> str:
@@ -53,7 +57,8 @@ class Batch:
             locale=store.store_view.locale,
             message_id=message_id,
             date=utcnow(),
-            template=store.template,
+            variant=store.variant,
+            expires_at=self.expiries.get(row.id),
         )
 
 
@@ -63,7 +68,8 @@ async def load(rows: Sequence[Claimed], *, secret: str) -> Batch:
     for store_view in store_views:
         settings = await for_store_view(store_view)
         sender = await sender_for(store_view, settings.email_sender_identity)
-        stores[store_view.id] = _StoreMail(store_view, sender, settings.email_template)
+        variant = await variant_for(settings.email_template, store_view.locale)
+        stores[store_view.id] = _StoreMail(store_view, sender, variant)
     inviter_ids = {row.inviter_id for row in rows if row.inviter_id is not None}
     inviters = {
         customer.id: f"{customer.firstname} {customer.lastname}".strip()
@@ -71,4 +77,9 @@ async def load(rows: Sequence[Claimed], *, secret: str) -> Batch:
             "id", "firstname", "lastname"
         )
     }
-    return Batch(stores=stores, inviters=inviters, secret=secret)
+    expiries = dict(
+        await Invitation.filter(
+            id__in=[row.id for row in rows], expires_at__isnull=False
+        ).values_list("id", "expires_at")
+    )
+    return Batch(stores=stores, inviters=inviters, expiries=expiries, secret=secret)

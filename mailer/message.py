@@ -1,8 +1,8 @@
 """The invitation e-mail: pure functions from what a send needs to the bytes on the wire.
 
-Templates live in mailer/templates/<template>/<locale>/ (subject.txt, body.txt, body.html) and are
-compiled once per process. Every header value passes through `one_line`, so nothing a customer
-typed (a name, a message) can start a header of its own.
+The template (the built-in one of mailer/templates/, or a store's own) renders in the sandbox of
+domain/email_templates.py, bounded in time and size. Every header value passes through
+`one_line`, so nothing a customer typed (a name, a message) can start a header of its own.
 """
 
 from __future__ import annotations
@@ -14,16 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import escape
 
+from domain.email_templates import Variant, built_in, local_date, render_part, variables_used
 from domain.identities import Sender
-from domain.invitation_settings import BUILT_IN_TEMPLATE, KNOWN_TEMPLATES
-
-TEMPLATES = Path(__file__).parent / "templates"
-DEFAULT_LOCALE = "en_US"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +35,9 @@ class InvitationMail:
     locale: str
     message_id: str
     date: datetime
-    template: str = BUILT_IN_TEMPLATE
+    # The template variant the store view selects; None: the built-in one of `locale`.
+    variant: Variant | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,50 +60,31 @@ def _lines(value: str) -> list[str]:
     return value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def _nl2br(value: str) -> Markup:
-    # Markup.join escapes each line: the message stays plain text, its line breaks visible.
-    return Markup("<br>\n").join(_lines(value))
-
-
-# Autoescape for the HTML part only: the text part and the subject are not HTML, and escaping
-# them would show "&lt;" to the reader.
-_ENVIRONMENT = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
-_ENVIRONMENT.filters["nl2br"] = _nl2br
-
-
-@functools.cache
-def _templates(template: str, locale: str) -> tuple[Template, Template, Template]:
-    if template not in KNOWN_TEMPLATES:
-        template = BUILT_IN_TEMPLATE
-    if not (TEMPLATES / template / locale).is_dir():
-        locale = DEFAULT_LOCALE
-    base = f"{template}/{locale}"
-    return (
-        _ENVIRONMENT.get_template(f"{base}/subject.txt"),
-        _ENVIRONMENT.get_template(f"{base}/body.txt"),
-        _ENVIRONMENT.get_template(f"{base}/body.html"),
-    )
+def variant_of(mail: InvitationMail) -> Variant:
+    return mail.variant or built_in().variant_for(mail.locale)
 
 
 def render(mail: InvitationMail) -> Rendered:
-    """The subject, text and HTML of `mail`.
+    """The subject, text and HTML of `mail`; RenderError (a ValueError) when the template fails.
 
     What an e-mail says but its link is the same for every invitation with the same wording
-    (template, locale, inviter, store, message): that is rendered once, with a mark where the link
-    goes, and each e-mail only puts its own link in.
+    (the template variant and the values it reads): that is rendered once, with a mark where the
+    link goes, and each e-mail only puts its own link in. The cache is keyed by the variant's
+    text itself, so a template saved a moment ago is never served from an older entry.
     """
-    inviter = one_line(mail.inviter_name) if mail.inviter_name else None
-    message = "\n".join(_lines(mail.message)).strip() if mail.message else None
-    wording = _wording(mail.template, mail.locale, inviter, one_line(mail.store_name), message)
+    variant = variant_of(mail)
+    values = {
+        "store_name": one_line(mail.store_name),
+        "inviter_name": one_line(mail.inviter_name) if mail.inviter_name else None,
+        "message": "\n".join(_lines(mail.message)).strip() if mail.message else None,
+        "invitee_email": mail.recipient,
+        "expires_at": local_date(mail.expires_at, mail.locale) if mail.expires_at else None,
+    }
+    used = variables_used(variant)
+    key = tuple(sorted((name, value) for name, value in values.items() if name in used))
+    wording = _wording(variant, key)
     if wording is None:
-        return _render(
-            mail.template, mail.locale, inviter, one_line(mail.store_name), message, mail.url
-        )
+        return _render(variant, {**dict(key), "invitation_url": mail.url})
     return _with_link(wording, mail.url)
 
 
@@ -114,18 +92,15 @@ def render(mail: InvitationMail) -> Rendered:
 _LINK_MARK = f"invitationlink{secrets.token_hex(12)}"
 # A link with what HTML escaping changes, to check that a wording takes any link as it is.
 _PROBE_LINK = "https://probe.invalid/invitation/accept?code=Ab-_09&store=a<b>'c\"d"
+_ABSENT = dict.fromkeys(("store_name", "inviter_name", "message", "invitee_email", "expires_at"))
 
 
-def _render(
-    template: str, locale: str, inviter: str | None, store: str, message: str | None, url: str
-) -> Rendered:
-    subject_template, text_template, html_template = _templates(template, locale)
-    values = {"inviter": inviter, "store": store, "url": url, "message": message}
-    subject = one_line(subject_template.render(values))
+def _render(variant: Variant, values: dict[str, object]) -> Rendered:
+    values = {**_ABSENT, **values}
     return Rendered(
-        subject=subject,
-        text=text_template.render(values),
-        html=html_template.render(values, subject=subject),
+        subject=one_line(render_part("subject", variant.subject, values)),
+        text=render_part("text", variant.text, values),
+        html=render_part("html", variant.html, values),
     )
 
 
@@ -138,13 +113,11 @@ def _with_link(wording: Rendered, url: str) -> Rendered:
 
 
 @functools.lru_cache(maxsize=256)
-def _wording(
-    template: str, locale: str, inviter: str | None, store: str, message: str | None
-) -> Rendered | None:
+def _wording(variant: Variant, key: tuple[tuple[str, object], ...]) -> Rendered | None:
     """The wording with the link's mark; None when a template does more with the link than
     print it (then every e-mail is rendered whole)."""
-    wording = _render(template, locale, inviter, store, message, _LINK_MARK)
-    probe = _render(template, locale, inviter, store, message, _PROBE_LINK)
+    wording = _render(variant, {**dict(key), "invitation_url": _LINK_MARK})
+    probe = _render(variant, {**dict(key), "invitation_url": _PROBE_LINK})
     return wording if _with_link(wording, _PROBE_LINK) == probe else None
 
 

@@ -10,7 +10,7 @@ from models.invitation import (
     Referral,
 )
 from models.invitation_counts import InvitationCount
-from models.store import CustomerGroup, StoreView, Website
+from models.store import CustomerGroup, EmailTemplate, StoreView, Website
 
 __all__ = [
     "AccessToken",
@@ -19,6 +19,7 @@ __all__ = [
     "Customer",
     "CustomerGroup",
     "DeliveryState",
+    "EmailTemplate",
     "Invitation",
     "InvitationCount",
     "InvitationStatus",

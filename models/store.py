@@ -66,3 +66,17 @@ async def find_store_view(code: str | None) -> StoreView | None:
     if len(code) > 64:
         return None
     return await StoreView.get_or_none(code=code)
+
+
+class EmailTemplate(Model):
+    """A store's own invitation e-mail template: one variant per locale (domain/email_templates)."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255)
+    # [{"locale", "subject", "text", "html"}, ...]
+    variants: object = fields.JSONField(default=list)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "email_template"

@@ -38,6 +38,10 @@ class ErrorCode(Enum):
     ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
     WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 (an error code)
     INVALID_INPUT = "INVALID_INPUT"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    IN_USE = "IN_USE"
+    TEMPLATE_INVALID = "TEMPLATE_INVALID"
+    NOT_ALLOWED = "NOT_ALLOWED"
 
 
 @strawberry.type(description="An expected refusal of (part of) a request.")

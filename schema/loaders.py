@@ -35,6 +35,17 @@ def _history() -> DataLoader[int, list[InvitationStatusChange]]:
     return DataLoader(load_fn=load)
 
 
+def _store_views_of_websites() -> DataLoader[int, list[StoreView]]:
+    async def load(ids: Sequence[int]) -> list[list[StoreView]]:
+        by_website: dict[int, list[StoreView]] = {i: [] for i in ids}
+        rows = StoreView.filter(website_id__in=list(set(ids))).order_by("sort_order", "id")
+        for row in await rows:
+            by_website[row.website_id].append(row)
+        return [by_website[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Created empty with each request; each loader on first use."""
 
@@ -45,6 +56,11 @@ class Loaders:
     @cached_property
     def store_view(self) -> DataLoader[int, StoreView | None]:
         return _by_id(StoreView)
+
+    @cached_property
+    def store_views_of_website(self) -> DataLoader[int, list[StoreView]]:
+        """The store views of each website, in their sort order."""
+        return _store_views_of_websites()
 
     @cached_property
     def customer_group(self) -> DataLoader[int, CustomerGroup | None]:

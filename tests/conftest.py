@@ -70,6 +70,7 @@ TABLES = (
     "customer",
     "admin_user",
     "config_value",
+    "email_template",
     "store_view",
     "website",
     "customer_group",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api.store_views import StoreViewCache
+from domain import stores
 from models.store import StoreView
 from tests.helpers import default_website
 
@@ -52,3 +53,26 @@ async def test_an_unknown_code_is_not_remembered() -> None:
 
     assert found is not None
     assert found.code == "new"
+
+
+async def test_a_change_made_by_this_process_is_seen_at_once() -> None:
+    clock = Clock()
+    cache = StoreViewCache(ttl_seconds=10, clock=clock)
+    sv = await cache.find("sv")
+    assert sv is not None
+
+    await stores.update_store_view(store_view_id=str(sv.id), name="Svenska 2")
+    await stores.create_store_view(
+        code="de",
+        name="Deutsch",
+        website_id=str(sv.website_id),
+        locale="de_DE",
+        base_url="https://shop.example/de/",
+        is_default=True,
+    )
+
+    renamed, default = await cache.find("sv"), await cache.find(None)
+    assert renamed is not None
+    assert renamed.name == "Svenska 2"
+    assert default is not None
+    assert default.code == "de"

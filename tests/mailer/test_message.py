@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from jinja2 import Environment
 from tortoise import connections
 
+from domain.email_templates import Variant
 from domain.identities import Sender
 from mailer import message
 from mailer.message import InvitationMail, build, one_line, render
@@ -143,30 +143,52 @@ def test_a_wording_rendered_once_gives_each_link_as_a_whole_render_would(
     first, second = render(mail), render(mail)
 
     whole = message._render(
-        mail.template, locale, "Alice Doe", "Default Store View", mail.message, url
+        message.variant_of(mail),
+        {
+            "inviter_name": "Alice Doe",
+            "store_name": "Default Store View",
+            "message": mail.message,
+            "invitation_url": url,
+        },
     )
     assert first == second == whole
     assert url in whole.text
 
 
-def test_a_template_doing_more_with_the_link_is_rendered_whole(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    environment = Environment(autoescape=True)
-    templates = (
-        environment.from_string("Invitation"),
-        environment.from_string("Go to {{ url | upper }}"),
-        environment.from_string('<a href="{{ url | replace("http:", "https:") }}">go</a>'),
+def test_a_template_doing_more_with_the_link_is_rendered_whole() -> None:
+    variant = Variant(
+        locale="en_US",
+        subject="Invitation",
+        text="Go to {{ invitation_url | upper }}",
+        html='<a href="{{ invitation_url | replace("http:", "https:") }}">go</a>',
     )
-    monkeypatch.setattr(message, "_templates", lambda template, locale: templates)
-    message._wording.cache_clear()
-    try:
-        rendered = render(_mail(url="http://shop.example.com/accept?code=abc"))
-    finally:
-        message._wording.cache_clear()
+
+    rendered = render(_mail(url="http://shop.example.com/accept?code=abc", variant=variant))
 
     assert rendered.text == "Go to HTTP://SHOP.EXAMPLE.COM/ACCEPT?CODE=ABC"
     assert rendered.html == '<a href="https://shop.example.com/accept?code=abc">go</a>'
+
+
+def test_a_changed_template_is_never_served_from_the_cache() -> None:
+    first = Variant("en_US", "One", "One {{ invitation_url }}", "<p>{{ invitation_url }}</p>")
+    second = Variant("en_US", "Two", "Two {{ invitation_url }}", "<p>{{ invitation_url }}</p>")
+
+    before = render(_mail(variant=first))
+    after = render(_mail(variant=second))
+
+    assert (before.subject, after.subject) == ("One", "Two")
+    assert after.text.startswith("Two http://localhost:3000/")
+
+
+def test_the_expiry_date_is_written_for_the_locale() -> None:
+    expires = datetime(2026, 12, 31, 9, 0, tzinfo=UTC)
+
+    german = render(_mail(locale="de_DE", expires_at=expires))
+    english = render(_mail(locale="en_US", expires_at=expires))
+
+    assert "Die Einladung gilt bis 31. Dezember 2026." in german.text
+    assert german.subject == "Alice Doe lädt Sie zu Default Store View ein"
+    assert "valid until December 31, 2026." in english.text
 
 
 def test_one_line_keeps_printable_text_and_folds_the_rest() -> None:

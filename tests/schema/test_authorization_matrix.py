@@ -160,7 +160,15 @@ RULES: dict[str, Rule] = {
     ),
     # ---------------------------------------------------------------- Query: admins
     "Query.websites": Rule(Who.ADMIN, probes=(Probe("{ websites { code } }"),)),
-    "Query.storeViews": Rule(Who.ADMIN, probes=(Probe("{ storeViews { code } }"),)),
+    "Query.storeViews": Rule(
+        Who.ANYONE, probes=(Probe("{ storeViews { code isDefault baseUrl sortOrder } }"),)
+    ),
+    "StoreView.invitationUrlTemplate": Rule(
+        Who.ADMIN, Permission.STORES, probes=(Probe("{ storeViews { invitationUrlTemplate } }"),)
+    ),
+    "Query.emailSenders": Rule(
+        Who.ADMIN, Permission.STORES, probes=(Probe("{ emailSenders { identity email } }"),)
+    ),
     "Query.customerGroups": Rule(Who.ADMIN, probes=(Probe("{ customerGroups { code } }"),)),
     "Query.invitationSettings": Rule(
         Who.ADMIN,
@@ -325,6 +333,94 @@ RULES: dict[str, Rule] = {
                 lambda w: {"ids": [str(w.alice_invitation_id)]},
             ),
         ),
+    ),
+    # ---------------------------------------------------------------- Mutation: store setup
+    "Mutation.createWebsite": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                'mutation { createWebsite(input: {code: "w2", name: "W2", defaultGroupId: "1"}) '
+                "{ userErrors { code } } }"
+            ),
+        ),
+    ),
+    "Mutation.updateWebsite": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                'mutation { updateWebsite(id: "1", input: {name: "Renamed"}) '
+                "{ userErrors { code } } }"
+            ),
+        ),
+    ),
+    "Mutation.createStoreView": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                'mutation { createStoreView(input: {code: "de", name: "DE", websiteId: "1", '
+                'locale: "de_DE", baseUrl: "https://shop.example/de/"}) { userErrors { code } } }'
+            ),
+        ),
+    ),
+    "Mutation.updateStoreView": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                "mutation($id: ID!) { updateStoreView(id: $id, input: {sortOrder: 5}) "
+                "{ userErrors { code } } }",
+                lambda w: {"id": str(w.store_view_id)},
+            ),
+        ),
+    ),
+    "Mutation.createCustomerGroup": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe('mutation { createCustomerGroup(input: {code: "VIP"}) { userErrors { code } } }'),
+        ),
+    ),
+    "Mutation.updateEmailSenders": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                'mutation { updateEmailSenders(input: [{identity: GENERAL, name: "Shop", '
+                'email: "hello@shop.example"}]) { userErrors { code } } }'
+            ),
+        ),
+    ),
+    "Query.emailTemplates": Rule(
+        Who.ADMIN, Permission.STORES, probes=(Probe("{ emailTemplates { code } }"),)
+    ),
+    "Query.previewInvitationEmail": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                "query($id: ID!) { previewInvitationEmail(templateCode: "
+                '"invitation_default", storeViewId: $id) { subject } }',
+                lambda w: {"id": str(w.store_view_id)},
+            ),
+        ),
+    ),
+    "Mutation.saveEmailTemplate": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(
+            Probe(
+                'mutation { saveEmailTemplate(input: {code: "t", name: "T", variants: []}) '
+                "{ userErrors { code } } }"
+            ),
+        ),
+    ),
+    "Mutation.deleteEmailTemplate": Rule(
+        Who.ADMIN,
+        Permission.STORES,
+        probes=(Probe('mutation { deleteEmailTemplate(code: "t") { userErrors { code } } }'),),
     ),
     # ---------------------------------------------------------------- Subscription
     "Subscription.myInvitationUpdates": Rule(

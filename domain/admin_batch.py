@@ -140,7 +140,7 @@ _DISCARD = (
 )
 _DISCARD_HISTORY = (
     "INSERT INTO invitation_status_change (invitation_id, status, at, actor)"
-    " SELECT id, 'CANCELED', ?, ? FROM invitation WHERE id IN ({ids})"
+    " SELECT id, 'CANCELED', ?, ? FROM invitation WHERE id IN ({ids}) ORDER BY id"
 )
 
 

@@ -14,6 +14,7 @@ from models.accounts import Permission
 from resolvers import (
     accounts,
     admin_invitations,
+    bulk,
     invitations,
     reports,
     settings,
@@ -32,6 +33,12 @@ from schema.admin_invitation import (
     DiscardInvitationsPayload,
     ResendInvitationsPayload,
     UpdateInvitationPayload,
+)
+from schema.bulk import (
+    BulkOperation,
+    BulkOperationConnection,
+    CancelBulkOperationPayload,
+    StartBulkOperationPayload,
 )
 from schema.execution import ExecutionContext
 from schema.extensions import (
@@ -119,6 +126,16 @@ class Query:
         permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
         description="Invitations per inviting customer in a range (admin: INVITATION_REPORTS).",
     )
+    bulk_operation: BulkOperation | None = strawberry.field(
+        resolver=bulk.bulk_operation,
+        permission_classes=[CAN_INVITE],
+        description="One bulk operation; null for an unknown id (admin: INVITATIONS).",
+    )
+    bulk_operations: BulkOperationConnection = strawberry.field(
+        resolver=bulk.bulk_operations,
+        permission_classes=[CAN_INVITE],
+        description="Bulk operations, newest first (admin: INVITATIONS).",
+    )
 
 
 @strawberry.type(description="Sign in, register, invite, administer.")
@@ -171,6 +188,17 @@ class Mutation:
         description="Queue invitations to be sent again, reopening discarded and expired ones; "
         "at most 1,000 ids (admin: INVITATIONS).",
     )
+    start_bulk_invitation_action: StartBulkOperationPayload = strawberry.mutation(
+        resolver=bulk.start_bulk_invitation_action,
+        permission_classes=[CAN_INVITE],
+        description='Discard or resend every invitation a grid filter matches ("Select All"), '
+        "less excludeIds, in the background; the selection is fixed now (admin: INVITATIONS).",
+    )
+    cancel_bulk_operation: CancelBulkOperationPayload = strawberry.mutation(
+        resolver=bulk.cancel_bulk_operation,
+        permission_classes=[CAN_INVITE],
+        description="Stop a QUEUED or RUNNING bulk operation between chunks (admin: INVITATIONS).",
+    )
     update_invitation_settings: UpdateInvitationSettingsPayload = strawberry.mutation(
         resolver=settings.update_invitation_settings,
         permission_classes=[HasPermission(Permission.INVITATION_SETTINGS)],
@@ -198,6 +226,12 @@ class Subscription:
         permission_classes=[CAN_INVITE],
         description="Each change of status or delivery of an invitation the filter admits, as it "
         "is now (admin: INVITATIONS).",
+    )
+    bulk_operation_updates: AsyncGenerator[BulkOperation, None] = strawberry.subscription(
+        resolver=bulk.bulk_operation_updates,
+        permission_classes=[CAN_INVITE],
+        description="The progress of one bulk operation, at most four times a second, until it "
+        "ends (admin: INVITATIONS).",
     )
 
 

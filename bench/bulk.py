@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -248,9 +249,15 @@ def main() -> None:
     pg = os.environ.get("INVITATIONS_BENCH_PG_URL") or os.environ.get(
         "INVITATIONS_TEST_DATABASE_URL"
     )
-    kinds = [args.only] if args.only else ["sqlite", *(["postgres"] if pg else [])]
-    for kind in kinds:
-        asyncio.run(run(kind, sizes))
+    if args.only:
+        asyncio.run(run(args.only, sizes))
+        return
+    # One process per database: Tortoise keeps each model's compiled queries in the dialect of
+    # the first database it was initialised with.
+    for kind in ["sqlite", *(["postgres"] if pg else [])]:
+        subprocess.run(
+            [sys.executable, __file__, "--only", kind, "--sizes", args.sizes], check=True
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from models.accounts import Permission
 from resolvers import (
     accounts,
     admin_invitations,
+    bulk,
     invitations,
     reports,
     settings,
@@ -33,6 +34,12 @@ from schema.admin_invitation import (
     DiscardInvitationsPayload,
     ResendInvitationsPayload,
     UpdateInvitationPayload,
+)
+from schema.bulk import (
+    BulkOperation,
+    BulkOperationConnection,
+    CancelBulkOperationPayload,
+    StartBulkOperationPayload,
 )
 from schema.email_templates import (
     DeleteEmailTemplatePayload,
@@ -152,6 +159,16 @@ class Query:
         permission_classes=[HasPermission(Permission.INVITATION_REPORTS)],
         description="Invitations per inviting customer in a range (admin: INVITATION_REPORTS).",
     )
+    bulk_operation: BulkOperation | None = strawberry.field(
+        resolver=bulk.bulk_operation,
+        permission_classes=[CAN_INVITE],
+        description="One bulk operation; null for an unknown id (admin: INVITATIONS).",
+    )
+    bulk_operations: BulkOperationConnection = strawberry.field(
+        resolver=bulk.bulk_operations,
+        permission_classes=[CAN_INVITE],
+        description="Bulk operations, newest first (admin: INVITATIONS).",
+    )
 
 
 @strawberry.type(description="Sign in, register, invite, administer.")
@@ -203,6 +220,17 @@ class Mutation:
         permission_classes=[CAN_INVITE],
         description="Queue invitations to be sent again, reopening discarded and expired ones; "
         "at most 1,000 ids (admin: INVITATIONS).",
+    )
+    start_bulk_invitation_action: StartBulkOperationPayload = strawberry.mutation(
+        resolver=bulk.start_bulk_invitation_action,
+        permission_classes=[CAN_INVITE],
+        description='Discard or resend every invitation a grid filter matches ("Select All"), '
+        "less excludeIds, in the background; the selection is fixed now (admin: INVITATIONS).",
+    )
+    cancel_bulk_operation: CancelBulkOperationPayload = strawberry.mutation(
+        resolver=bulk.cancel_bulk_operation,
+        permission_classes=[CAN_INVITE],
+        description="Stop a QUEUED or RUNNING bulk operation between chunks (admin: INVITATIONS).",
     )
     update_invitation_settings: UpdateInvitationSettingsPayload = strawberry.mutation(
         resolver=settings.update_invitation_settings,
@@ -273,6 +301,12 @@ class Subscription:
         permission_classes=[CAN_INVITE],
         description="Each change of status or delivery of an invitation the filter admits, as it "
         "is now (admin: INVITATIONS).",
+    )
+    bulk_operation_updates: AsyncGenerator[BulkOperation, None] = strawberry.subscription(
+        resolver=bulk.bulk_operation_updates,
+        permission_classes=[CAN_INVITE],
+        description="The progress of one bulk operation, at most four times a second, until it "
+        "ends (admin: INVITATIONS).",
     )
 
 

@@ -76,8 +76,10 @@ def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
 
 @app.command()
 def worker() -> None:
-    """Run the mailer alone until SIGTERM or Ctrl-C (the message under way is finished first)."""
+    """Run the mailer and the bulk worker alone until SIGTERM or Ctrl-C (the message and the bulk
+    chunk under way are finished first)."""
     from cli.database import database
+    from mailer.bulk_worker import BulkWorker
     from mailer.service import smtp_transport
     from mailer.worker import Mailer
 
@@ -86,10 +88,16 @@ def worker() -> None:
     async def run() -> None:
         async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
             mailer = Mailer(settings, transport)
+            bulk_worker = BulkWorker(poll_seconds=settings.mailer_poll_seconds)
             loop = asyncio.get_running_loop()
+
+            def stop() -> None:
+                mailer.stop()
+                bulk_worker.stop()
+
             for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, mailer.stop)
-            await mailer.run()
+                loop.add_signal_handler(signum, stop)
+            await asyncio.gather(mailer.run(), bulk_worker.run())
 
     typer.echo("Mailer running; SIGTERM or Ctrl-C stops it after the message under way.")
     run_with_uvloop(run())

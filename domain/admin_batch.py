@@ -3,6 +3,11 @@
 Each id is judged on its own and each invitation changes atomically, by a conditional UPDATE that
 names the state it was read in; an id that is skipped is reported at ["ids", "<index>"].
 
+The rules for a list of ids (`discard_rows`, `resend_rows`) are shared with bulk operations
+(domain.bulk), which run them inside one transaction per chunk: they write, and collect the events
+to publish (`Judged`), and whoever holds the transaction announces them after it committed.
+Discarding is set-based (one conditional UPDATE per chunk of ids); resending goes row by row.
+
 Decisions where the spec is silent:
 - Discarding an open invitation whose lifetime has run out is INVALID_STATUS: it reads EXPIRED,
   and only NOT_SENT/SENT ones are discarded (resend reopens it instead).
@@ -15,6 +20,7 @@ Decisions where the spec is silent:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
@@ -22,7 +28,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 import events
-from domain import mail_queue
+from domain import mail_queue, sql
 from domain.admin_invitations import Outcome, admin_actor, chunks, expire_lapsed, not_leased
 from domain.clock import utcnow
 from domain.errors import (
@@ -78,32 +84,102 @@ async def _in_order(done: dict[int, int]) -> list[Invitation]:
     return [rows[done[index]] for index in sorted(done)]
 
 
+@dataclass(slots=True)
+class Judged:
+    """What the per-id rules did to a list of invitation ids: each id is in `done` or `refused`.
+
+    `changes` are the live-update events and `queued` whether mail was queued: the caller
+    publishes them (`announce`) once the transaction around the rules committed.
+    """
+
+    done: list[int] = field(default_factory=list)
+    refused: dict[int, DomainError] = field(default_factory=dict)
+    changes: list[events.Change] = field(default_factory=list)
+    queued: bool = False
+
+
+async def announce(judged: Judged) -> None:
+    """Publish what `judged` changed; call it after its transaction committed."""
+    await events.publish(judged.changes)
+    if judged.queued:
+        mail_queue.mail_queued()
+
+
+def _outcome(
+    wanted: dict[int, int], refused: dict[int, DomainError], judged: Judged
+) -> dict[int, int]:
+    """The input indexes done; the refused ones go into `refused` at ["ids", "<index>"]."""
+    done: dict[int, int] = {}
+    for index, row_id in wanted.items():
+        if row_id in judged.refused:
+            refused[index] = judged.refused[row_id].at("ids", index)
+        else:
+            done[index] = row_id
+    return done
+
+
 async def discard(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
     """Turn the NOT_SENT/SENT ones into CANCELED; report each skipped id at ["ids", "<index>"]."""
     wanted, refused = _check_ids(ids)
-    rows = await _rows(wanted.values())
+    judged = Judged()
     now = utcnow()
-    done: dict[int, int] = {}
-    for index, row_id in wanted.items():
-        row = rows.get(row_id)
-        if row is None:
-            refused[index] = NotFound("No such invitation.").at("ids", index)
-        elif await _cancel(row, admin_actor(admin), now, open_only=True):
-            done[index] = row_id
-        else:
-            status = effective_status(await Invitation.get(id=row_id), now)
-            refused[index] = InvalidStatus(
-                f"Only NOT_SENT or SENT invitations can be discarded; this one is {status.value}."
-            ).at("ids", index)
+    for chunk in chunks(list(wanted.values())):
+        async with in_transaction():
+            await discard_rows(chunk, actor=admin_actor(admin), now=now, into=judged)
+        await announce(judged)
+        judged.changes.clear()
+    done = _outcome(wanted, refused, judged)
     return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
 
 
-async def _cancel(row: Invitation, actor: str, now: datetime, *, open_only: bool) -> bool:
+# Fixed SQL; `ids` is a list of `?` marks.
+_DISCARD = (
+    "UPDATE invitation SET status = 'CANCELED', updated_at = ? WHERE id IN ({ids})"
+    " AND status IN ('NOT_SENT', 'SENT') AND (expires_at IS NULL OR expires_at > ?)"
+    " RETURNING id, inviter_id"
+)
+_DISCARD_HISTORY = (
+    "INSERT INTO invitation_status_change (invitation_id, status, at, actor)"
+    " SELECT id, 'CANCELED', ?, ? FROM invitation WHERE id IN ({ids}) ORDER BY id"
+)
+
+
+async def discard_rows(ids: Sequence[int], *, actor: str, now: datetime, into: Judged) -> None:
+    """The discard rules for these (distinct) ids, at most `CHUNK`, inside the caller's
+    transaction: the open, unexpired ones become CANCELED with a history row by `actor`; each
+    other id is refused (NOT_FOUND, or INVALID_STATUS naming the status it has)."""
+    db = sql.client()
+    at = sql.moment(db, now)
+    changed = await sql.rows(db, _DISCARD.format(ids=sql.marks(len(ids))), [at, *ids, at])
+    if changed:
+        ids_changed = [row["id"] for row in changed]
+        history = _DISCARD_HISTORY.format(ids=sql.marks(len(ids_changed)))
+        await sql.rows(db, history, [at, actor, *ids_changed])
+    done = {int(row["id"]) for row in changed}
+    into.changes += [events.Change(int(r["id"]), r["inviter_id"]) for r in changed]
+    rest = await _rows(row_id for row_id in ids if row_id not in done)
+    for row_id in ids:
+        if row_id in done:
+            into.done.append(row_id)
+        elif (row := rest.get(row_id)) is None:
+            into.refused[row_id] = NotFound("No such invitation.")
+        else:
+            status = effective_status(row, now)
+            into.refused[row_id] = InvalidStatus(
+                f"Only NOT_SENT or SENT invitations can be discarded; this one is {status.value}."
+            )
+
+
+async def _cancel(
+    row: Invitation, actor: str, now: datetime, *, open_only: bool, changes: list[events.Change]
+) -> bool:
     """CANCELED, with history, if the row is open (and, with open_only, not expired)."""
     query = Invitation.filter(id=row.id, status__in=list(OPEN_STATUSES))
     if open_only:
         query = query.filter(not_expired(now))
-    return await change_status(query, row, InvitationStatus.CANCELED, actor=actor, now=now)
+    return await change_status(
+        query, row, InvitationStatus.CANCELED, actor=actor, now=now, changes=changes
+    )
 
 
 async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
@@ -111,21 +187,29 @@ async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
     EXPIRED ones are reopened. An address that has become a customer of the website is discarded
     and reported (CUSTOMER_EXISTS)."""
     wanted, refused = _check_ids(ids)
-    rows = await _rows(wanted.values())
-    now = utcnow()
+    judged = Judged()
+    # Each invitation changes in its own transaction (see resend_rows), as before bulk chunks.
+    await resend_rows(list(wanted.values()), actor=admin_actor(admin), now=utcnow(), into=judged)
+    await announce(judged)
+    done = _outcome(wanted, refused, judged)
+    return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
+
+
+async def resend_rows(ids: Sequence[int], *, actor: str, now: datetime, into: Judged) -> None:
+    """The resend rules for these (distinct) ids; each invitation changes atomically (a nested
+    transaction inside a caller's), and each refused id gets its reason."""
+    rows = await _rows(ids)
     customers = await _customers_of(rows.values())
     lifetimes: dict[int, int | None] = {}
-    done: dict[int, int] = {}
-    for index, row_id in wanted.items():
-        at = ("ids", index)
+    for row_id in ids:
         row = rows.get(row_id)
         if row is None:
-            refused[index] = NotFound("No such invitation.").at(*at)
+            into.refused[row_id] = NotFound("No such invitation.")
             continue
         try:
             _check_resendable(row, now)
             if (row.website_id, row.email_key) in customers:
-                await _cancel(row, admin_actor(admin), now, open_only=False)
+                await _cancel(row, actor, now, open_only=False, changes=into.changes)
                 raise CustomerExists(
                     "The address now belongs to a customer of this website: discarded."
                 )
@@ -136,14 +220,12 @@ async def resend(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
             if row.store_view_id not in lifetimes:
                 store = await StoreView.get(id=row.store_view_id)
                 lifetimes[row.store_view_id] = (await for_store_view(store)).lifetime_days
-            await _requeue(row, admin, now, lifetimes[row.store_view_id])
+            await _requeue(row, actor, now, lifetimes[row.store_view_id], into.changes)
         except DomainError as error:
-            refused[index] = error.at(*at)
+            into.refused[row_id] = error
         else:
-            done[index] = row_id
-    if done:
-        mail_queue.mail_queued()
-    return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
+            into.done.append(row_id)
+            into.queued = True
 
 
 def _check_resendable(row: Invitation, now: datetime) -> None:
@@ -163,13 +245,17 @@ async def _customers_of(rows: Iterable[Invitation]) -> set[tuple[int, str]]:
 
 
 async def _requeue(
-    row: Invitation, admin: AdminUser, now: datetime, lifetime_days: int | None
+    row: Invitation,
+    actor: str,
+    now: datetime,
+    lifetime_days: int | None,
+    changes: list[events.Change],
 ) -> None:
     """One conditional UPDATE that starts a new send of `row` as it was loaded."""
     status = effective_status(row, now)
     reopen = status not in OPEN_STATUSES
     if reopen:
-        await expire_lapsed(row.website_id, [row.email_key], now, except_id=row.id)
+        await expire_lapsed(row.website_id, [row.email_key], now, except_id=row.id, changes=changes)
         others = Invitation.filter(
             not_expired(now),
             website_id=row.website_id,
@@ -202,10 +288,10 @@ async def _requeue(
             )
             if changed and new_status is not row.status:
                 await InvitationStatusChange.create(
-                    invitation_id=row.id, status=new_status, at=now, actor=admin_actor(admin)
+                    invitation_id=row.id, status=new_status, at=now, actor=actor
                 )
     except IntegrityError:
         raise AlreadyInvited("An open invitation to this address exists on this website.") from None
     if not changed:
         raise InvalidStatus("The invitation changed meanwhile: try again.")
-    await events.changed(row.id, row.inviter_id)
+    changes.append(events.Change(row.id, row.inviter_id))

@@ -91,10 +91,16 @@ def not_leased(now: datetime) -> Q:
 
 
 async def expire_lapsed(
-    website_id: int, keys: Sequence[str], now: datetime, *, except_id: int | None = None
+    website_id: int,
+    keys: Sequence[str],
+    now: datetime,
+    *,
+    except_id: int | None = None,
+    changes: list[events.Change] | None = None,
 ) -> None:
     """Store EXPIRED (with history) on open invitations to these addresses whose lifetime ran out,
-    so the partial unique index lets the address be invited again."""
+    so the partial unique index lets the address be invited again. With `changes`, the events
+    go there for the caller to publish (see status_changes.change_status)."""
     lapsed: list[tuple[int, int | None]] = []
     for chunk in chunks(keys):
         query = Invitation.filter(
@@ -114,6 +120,7 @@ async def expire_lapsed(
             InvitationStatus.EXPIRED,
             actor=SYSTEM_ACTOR,
             now=now,
+            changes=changes,
         )
 
 

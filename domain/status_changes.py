@@ -2,7 +2,9 @@
 
 The write is conditional (the query names the states the change is allowed from), so of two
 concurrent changes only one matches; its history row is written in the same transaction, and the
-change is published only after that committed.
+change is published only after that committed. A caller whose own transaction encloses the
+change (a bulk chunk) passes `changes`: the change is added there, for the caller to publish once
+its transaction committed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ async def change_status(
     *,
     actor: str,
     now: datetime,
+    changes: list[events.Change] | None = None,
 ) -> bool:
     """Set `status` on the invitation `query` still matches; whether it did.
 
@@ -35,6 +38,8 @@ async def change_status(
             await InvitationStatusChange.create(
                 invitation_id=row_id, status=status, at=now, actor=actor
             )
-    if changed:
+    if changed and changes is not None:
+        changes.append(events.Change(row_id, inviter_id))
+    elif changed:
         await events.changed(row_id, inviter_id)
     return bool(changed)

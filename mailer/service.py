@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from config import Settings
+from mailer.bulk_worker import BulkWorker
 from mailer.sink import HOST, mail_sink
 from mailer.transport import SmtpConfig, SmtpTransport
 from mailer.worker import Mailer
@@ -32,12 +33,17 @@ async def smtp_transport(settings: Settings) -> AsyncIterator[SmtpTransport]:
 
 @asynccontextmanager
 async def mailer_in_background(settings: Settings) -> AsyncIterator[Mailer]:
-    """A mailer running beside the caller (the API's lifespan) until the block ends."""
+    """A mailer (and a bulk worker) running beside the caller (the API's lifespan) until the block
+    ends."""
     async with smtp_transport(settings) as transport:
         mailer = Mailer(settings, transport)
+        bulk_worker = BulkWorker(poll_seconds=settings.mailer_poll_seconds)
         task = asyncio.create_task(mailer.run(), name="invitations-mailer")
+        bulk_task = asyncio.create_task(bulk_worker.run(), name="invitations-bulk")
         try:
             yield mailer
         finally:
             mailer.stop()
+            bulk_worker.stop()
             await task
+            await bulk_task

@@ -1,6 +1,7 @@
 """Tortoise models and the domain rules that guard them."""
 
 from models.accounts import AccessToken, AdminUser, Customer, Permission, TokenKind
+from models.bulk import BulkOperation, BulkOperationItem
 from models.config_values import ConfigValue
 from models.invitation import (
     DeliveryState,
@@ -15,6 +16,8 @@ from models.store import CustomerGroup, EmailTemplate, StoreView, Website
 __all__ = [
     "AccessToken",
     "AdminUser",
+    "BulkOperation",
+    "BulkOperationItem",
     "ConfigValue",
     "Customer",
     "CustomerGroup",

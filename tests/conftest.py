@@ -62,6 +62,8 @@ async def orm(settings: Settings) -> AsyncIterator[None]:
 
 
 TABLES = (
+    "bulk_operation_item",
+    "bulk_operation",
     "referral",
     "invitation_status_change",
     "invitation",

@@ -28,8 +28,10 @@ from graphql import (
 import events
 from api.schema import build_schema
 from config import Settings
+from domain.clock import utcnow
 from domain.tokens import authenticate
 from models.accounts import Customer, Permission
+from models.bulk import BulkAction, BulkOperation, BulkStatus
 from models.invitation import Invitation, InvitationStatus
 from tests.helpers import (
     PASSWORD,
@@ -431,6 +433,36 @@ RULES: dict[str, Rule] = {
         Permission.INVITATIONS,
         probes=(Probe("subscription { invitationUpdates { email } }"),),
     ),
+    "Query.bulkOperation": Rule(
+        Who.ADMIN,
+        Permission.INVITATIONS,
+        probes=(Probe('query { bulkOperation(id: "1") { id } }'),),
+    ),
+    "Query.bulkOperations": Rule(
+        Who.ADMIN,
+        Permission.INVITATIONS,
+        probes=(Probe("query { bulkOperations { totalCount } }"),),
+    ),
+    "Mutation.startBulkInvitationAction": Rule(
+        Who.ADMIN,
+        Permission.INVITATIONS,
+        probes=(
+            Probe(
+                "mutation { startBulkInvitationAction(action: DISCARD, "
+                'selection: {filter: {ids: ["999999"]}}) { __typename } }'
+            ),
+        ),
+    ),
+    "Mutation.cancelBulkOperation": Rule(
+        Who.ADMIN,
+        Permission.INVITATIONS,
+        probes=(Probe('mutation { cancelBulkOperation(id: "1") { __typename } }'),),
+    ),
+    "Subscription.bulkOperationUpdates": Rule(
+        Who.ADMIN,
+        Permission.INVITATIONS,
+        probes=(Probe('subscription { bulkOperationUpdates(id: "1") { id } }'),),
+    ),
     # ---------------------------------------------------------------- admin-only fields
     **{
         f"Invitation.{name}": Rule(
@@ -532,6 +564,17 @@ async def _world() -> World:
     bob = await make_customer("bob@example.com", firstname="Bob")
     invitation = await make_invitation(alice, "alices-friend@example.com")
     await make_invitation(bob, "bobs-friend@example.com")
+    # Bulk operation 1, ended: what the bulk operation probes read, cancel and follow.
+    now = utcnow()
+    bulk_operation = await BulkOperation.create(
+        action=BulkAction.DISCARD,
+        status=BulkStatus.COMPLETED,
+        actor="admin:root",
+        created_at=now,
+        updated_at=now,
+        finished_at=now,
+    )
+    assert bulk_operation.id == 1  # ids start again for each test
     return World(
         alice=alice,
         bob=bob,
@@ -645,8 +688,14 @@ async def _subscribe(
     customer, allowed too, hears nothing of it)."""
     root_field = next(iter(probe_fields(document)))
     code = expected(rule, principal)
+    # bulkOperationUpdates polls its operation instead of listening to the broker.
+    polls = root_field == "bulkOperationUpdates"
     async with live_server(settings) as url, live_client(url, token=token) as client:
-        await client.subscribe(document, wait=code is None)
+        await client.subscribe(document, wait=code is None and not polls)
+        if code is None and polls:
+            operation = await client.next_invitation(root_field)  # then it ends: COMPLETED
+            assert operation["id"] == "1"
+            return
         if code is not None:
             message = await client.receive()
             assert message["type"] == "error", message

@@ -28,17 +28,12 @@ CONTRACT = ROOT / "docs" / "contract" / "schema.graphql"
 # in the same change.
 PENDING: set[str] = {
     "Mutation.acceptInvitation",
-    "Mutation.cancelBulkOperation",
     "Mutation.createWebhookEndpoint",
     "Mutation.deleteWebhookEndpoint",
     "Mutation.redeliverWebhook",
     "Mutation.rotateWebhookSecret",
-    "Mutation.startBulkInvitationAction",
     "Mutation.updateWebhookEndpoint",
-    "Query.bulkOperation",
-    "Query.bulkOperations",
     "Query.webhookEndpoints",
-    "Subscription.bulkOperationUpdates",
 }
 
 

@@ -1,0 +1,50 @@
+"""The bulk worker: runs the chunks of bulk operations (domain.bulk) beside the mailer.
+
+Each worker handles one chunk at a time; any number of workers, in any processes, share the
+operations safely (domain.bulk claims chunks). Mail a bulk RESEND queues goes out through the
+normal outbox, sent by the mailer with its own limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from domain import bulk
+
+logger = logging.getLogger("invitations.bulk")
+
+
+class BulkWorker:
+    """Runs chunks until stopped; idle, it polls every `poll_seconds` (or is woken in-process)."""
+
+    def __init__(self, *, poll_seconds: float, chunk_size: int = bulk.CHUNK_SIZE) -> None:
+        self.poll_seconds = poll_seconds
+        self.chunk_size = chunk_size
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the chunk under way, then return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                result = await bulk.run_chunk(self.chunk_size)
+            except Exception:  # logged by run_chunk; a database outage must not end the loop
+                result = None
+            if result is None:
+                await self._idle()
+            else:
+                # Let the requests of this process in between two chunks.
+                await asyncio.sleep(0)
+
+    async def _idle(self) -> None:
+        woken = asyncio.ensure_future(bulk.wait_for_work(self.poll_seconds))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({woken, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (woken, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

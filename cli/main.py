@@ -97,9 +97,10 @@ def worker() -> None:
 
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop)
+            # Said once the handlers are in place: from here on SIGTERM is a clean stop.
+            typer.echo("Mailer running; SIGTERM or Ctrl-C stops it after the message under way.")
             await asyncio.gather(mailer.run(), bulk_worker.run())
 
-    typer.echo("Mailer running; SIGTERM or Ctrl-C stops it after the message under way.")
     run_with_uvloop(run())
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import sys
 from collections import Counter
 
 from config import Settings
@@ -13,7 +15,7 @@ from models.invitation import InvitationStatus, InvitationStatusChange
 from tests.domain.test_bulk import make_many
 from tests.helpers import make_admin
 from tests.mailer.conftest import SmtpServer, eventually
-from tests.mailer.test_processes import _environment, _spawn
+from tests.mailer.test_processes import ROOT, _environment, _spawn
 
 
 async def _canceled_once_each(count: int) -> None:
@@ -24,6 +26,17 @@ async def _canceled_once_each(count: int) -> None:
     )
     assert len(per_invitation) == count
     assert set(per_invitation.values()) == {1}
+
+
+async def _running_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A `cli worker` process that has said it runs: its SIGTERM handler is in place."""
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli", "worker", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    assert worker.stdout is not None
+    line = await asyncio.wait_for(worker.stdout.readline(), timeout=30)
+    assert line.startswith(b"Mailer running"), line
+    return worker
 
 
 async def _completed(operation_id: int) -> bool:
@@ -49,7 +62,7 @@ async def test_a_worker_killed_mid_chunk_is_completed_by_another_with_each_id_on
         await BulkOperationItem.filter(operation_id=operation.id).values_list("state", flat=True)
     )
     assert states == {ItemState.DONE: 600, ItemState.PENDING: 1400}  # the open chunk rolled back
-    worker = await _spawn(env, "cli", "worker")
+    worker = await _running_worker(env)
     try:
         await eventually(lambda: _completed(operation.id), timeout=30)
     finally:
@@ -69,7 +82,7 @@ async def test_two_worker_processes_share_one_operation(
     )
     env = _environment(settings, smtp)
 
-    workers = [await _spawn(env, "cli", "worker") for _ in range(2)]
+    workers = [await _running_worker(env) for _ in range(2)]
     try:
         await eventually(lambda: _completed(operation.id), timeout=45)
     finally:

@@ -24,6 +24,10 @@ logger = logging.getLogger("invitations.mailer")
 
 MAX_BACKOFF_SECONDS = 6 * 3600
 NOT_OPEN = "Not sent: the invitation was canceled, accepted or expired before its e-mail went out."
+CANNOT_BUILD = (
+    "The e-mail could not be built: an address or a header value has characters that cannot be "
+    "sent."
+)
 IN_DOUBT = "Outcome unknown: the server may have the message (a send was interrupted)."
 
 
@@ -131,8 +135,9 @@ class Mailer:
         try:
             mail = batch.mail_for(row, message_id)
             data = build(mail)
-        except (ValueError, KeyError) as error:
-            await self._settle(row, DeliveryState.FAILED, f"Cannot build the e-mail: {error}")
+        except (ValueError, KeyError):
+            logger.exception("cannot build the e-mail of invitation %s", row.id)
+            await self._settle(row, DeliveryState.FAILED, CANNOT_BUILD)
             return None
         if not await self.recorder.start_sending(row, message_id, settings.mailer_lease_seconds):
             # Not open any more (or the lease was lost, and then this write matches nothing).

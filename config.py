@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Not in the operating contract: how long a claim holds a row, and SMTP connections per worker.
     mailer_lease_seconds: float = Field(300.0, gt=0)
     mailer_connections: int = Field(4, ge=1, le=32)
+    # The workers' expiry sweep (domain/expiry.py): how often, and how many invitations per batch
+    # (ten batches at most per sweep). One process at a time sweeps, whatever the replicas.
+    expiry_sweep_seconds: float = Field(60.0, gt=0)
+    expiry_sweep_batch_size: int = Field(500, ge=1, le=10_000)
 
     # Not in the operating contract, but worth tuning per deployment.
     customer_token_ttl_seconds: int = Field(3600, ge=60)

@@ -10,6 +10,7 @@ from models.invitation import (
     Referral,
 )
 from models.invitation_counts import InvitationCount
+from models.leases import Lease, RateLimitCounter
 from models.store import CustomerGroup, StoreView, Website
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "InvitationCount",
     "InvitationStatus",
     "InvitationStatusChange",
+    "Lease",
     "Permission",
+    "RateLimitCounter",
     "Referral",
     "StoreView",
     "TokenKind",

@@ -24,6 +24,13 @@ class DeliveryPolicy(StrEnum):
     AT_MOST_ONCE = "at_most_once"
 
 
+class RateLimitStorage(StrEnum):
+    """Where the abuse limits' counters are kept (schema/rate_limits.py)."""
+
+    MEMORY = "memory"  # this process's memory: each replica counts on its own
+    DATABASE = "database"  # one table, shared by every replica on the database
+
+
 class Settings(BaseSettings):
     """Everything the service reads from its environment (see docs/contract/OPERATIONS.md)."""
 
@@ -65,9 +72,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     mail_dir: str = "var/mail"
 
-    # Abuse limits (README "Security"): hits per window, per client address and per account, kept
-    # in each process's memory.
-    rate_limit_window_seconds: float = Field(60.0, gt=0)
+    # Abuse limits (docs/security.md): hits per window, per client address and per account, kept
+    # in this process's memory or in the database (None: memory on SQLite, database otherwise).
+    rate_limit_storage: RateLimitStorage | None = None
+    rate_limit_window_seconds: int = Field(60, ge=1)
     rate_limit_sign_in_per_address: int = Field(30, ge=1)
     rate_limit_sign_in_per_account: int = Field(10, ge=1)
     rate_limit_create_customer_per_address: int = Field(20, ge=1)
@@ -75,7 +83,6 @@ class Settings(BaseSettings):
     rate_limit_code_lookup_per_address: int = Field(30, ge=1)
     rate_limit_send_invitations_per_address: int = Field(30, ge=1)
     rate_limit_send_invitations_per_account: int = Field(10, ge=1)
-    rate_limit_max_keys: int = Field(10_000, ge=1)
     # Live updates (GraphQL subscriptions over WebSocket): operations at once per connection,
     # updates waiting per subscription before it is ended as too slow, and how often (seconds) an
     # idle subscription checks that its token is still valid (it is also checked at each update).
@@ -119,6 +126,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def limit_storage(self) -> RateLimitStorage:
+        """INVITATIONS_RATE_LIMIT_STORAGE, or its default for the database."""
+        if self.rate_limit_storage is not None:
+            return self.rate_limit_storage
+        return RateLimitStorage.MEMORY if self.is_sqlite else RateLimitStorage.DATABASE
 
     @property
     def is_sqlite(self) -> bool:

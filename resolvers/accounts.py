@@ -51,7 +51,7 @@ async def generate_customer_token(
 ) -> GenerateCustomerTokenPayload:
     ctx = info.context
     website = await _website(ctx)
-    ctx.limit(Action.CUSTOMER_SIGN_IN, account=f"{website.id}:{email_key(email.strip())}")
+    await ctx.limit(Action.CUSTOMER_SIGN_IN, account=f"{website.id}:{email_key(email.strip())}")
     try:
         issued = await signin.sign_in_customer(
             website=website,
@@ -72,7 +72,7 @@ async def generate_admin_token(
     info: Info, username: str, password: str
 ) -> GenerateAdminTokenPayload:
     ctx = info.context
-    ctx.limit(Action.ADMIN_SIGN_IN, account=username.strip().casefold())
+    await ctx.limit(Action.ADMIN_SIGN_IN, account=username.strip().casefold())
     try:
         issued = await signin.sign_in_admin(
             username=username, password=password, policy=_admin_policy(ctx)
@@ -89,7 +89,7 @@ async def generate_admin_token(
 async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCustomerPayload:
     ctx = info.context
     website = await _website(ctx)
-    ctx.limit(Action.REGISTRATION, account=f"{website.id}:{email_key(input.email.strip())}")
+    await ctx.limit(Action.REGISTRATION, account=f"{website.id}:{email_key(input.email.strip())}")
     try:
         checked = registration.Registration.checked(
             email=input.email,

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # Not in the operating contract, but worth tuning per deployment.
     customer_token_ttl_seconds: int = Field(3600, ge=60)
     admin_token_ttl_seconds: int = Field(4 * 3600, ge=60)
+    # Failed sign-ins per (account, client address) before that address is held off from that
+    # account for lockout_seconds (docs/security.md): the account itself is never locked.
     max_failed_sign_ins: int = Field(5, ge=1)
     lockout_seconds: int = Field(600, ge=1)
     # "cheapest" exists for test suites only: production refuses it.

@@ -39,6 +39,8 @@ def rate_limits(settings: Settings) -> RateLimits:
         },
         window_seconds=s.rate_limit_window_seconds,
         storage=s.limit_storage,
+        sign_in_failures=s.max_failed_sign_ins,
+        sign_in_failure_seconds=s.lockout_seconds,
     )
 
 

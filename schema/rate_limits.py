@@ -141,6 +141,8 @@ class RateLimits:
         *,
         window_seconds: int,
         storage: RateLimitStorage = RateLimitStorage.MEMORY,
+        sign_in_failures: int = 5,
+        sign_in_failure_seconds: int = 600,
     ) -> None:
         self.storage = storage
         self._limiter: RateLimiter = (
@@ -159,6 +161,20 @@ class RateLimits:
             for a, lim in limits.items()
             if lim.per_account is not None
         }
+        # Failed sign-ins per (account, client address): see `sign_in_failed`.
+        self._failures = RateLimitItemPerSecond(
+            sign_in_failures, sign_in_failure_seconds, namespace="sign_in_failures"
+        )
+
+    async def locked_out(self, *, address: str, account: str) -> bool:
+        """Has this address failed to sign in to this account too often lately?"""
+        return not await self._limiter.test(self._failures, _digest(f"{account}\0{address}"))
+
+    async def sign_in_failed(self, *, address: str, account: str) -> bool:
+        """Count a failed sign-in; False when this address is now held off from this account."""
+        key = _digest(f"{account}\0{address}")
+        await self._limiter.hit(self._failures, key)
+        return await self._limiter.test(self._failures, key)
 
     async def allow(self, action: Action, *, address: str, account: str | None = None) -> bool:
         """Count one hit of `action`; False when the address or the account has used up its window.

@@ -24,6 +24,13 @@ class DeliveryPolicy(StrEnum):
     AT_MOST_ONCE = "at_most_once"
 
 
+class RateLimitStorage(StrEnum):
+    """Where the abuse limits' counters are kept (schema/rate_limits.py)."""
+
+    MEMORY = "memory"  # this process's memory: each replica counts on its own
+    DATABASE = "database"  # one table, shared by every replica on the database
+
+
 class Settings(BaseSettings):
     """Everything the service reads from its environment (see docs/contract/OPERATIONS.md)."""
 
@@ -45,10 +52,16 @@ class Settings(BaseSettings):
     # Not in the operating contract: how long a claim holds a row, and SMTP connections per worker.
     mailer_lease_seconds: float = Field(300.0, gt=0)
     mailer_connections: int = Field(4, ge=1, le=32)
+    # The workers' expiry sweep (domain/expiry.py): how often, and how many invitations per batch
+    # (ten batches at most per sweep). One process at a time sweeps, whatever the replicas.
+    expiry_sweep_seconds: float = Field(60.0, gt=0)
+    expiry_sweep_batch_size: int = Field(500, ge=1, le=10_000)
 
     # Not in the operating contract, but worth tuning per deployment.
     customer_token_ttl_seconds: int = Field(3600, ge=60)
     admin_token_ttl_seconds: int = Field(4 * 3600, ge=60)
+    # Failed sign-ins per (account, client address) before that address is held off from that
+    # account for lockout_seconds (docs/security.md): the account itself is never locked.
     max_failed_sign_ins: int = Field(5, ge=1)
     lockout_seconds: int = Field(600, ge=1)
     # "cheapest" exists for test suites only: production refuses it.
@@ -61,9 +74,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     mail_dir: str = "var/mail"
 
-    # Abuse limits (README "Security"): hits per window, per client address and per account, kept
-    # in each process's memory.
-    rate_limit_window_seconds: float = Field(60.0, gt=0)
+    # Abuse limits (docs/security.md): hits per window, per client address and per account, kept
+    # in this process's memory or in the database (None: memory on SQLite, database otherwise).
+    rate_limit_storage: RateLimitStorage | None = None
+    rate_limit_window_seconds: int = Field(60, ge=1)
     rate_limit_sign_in_per_address: int = Field(30, ge=1)
     rate_limit_sign_in_per_account: int = Field(10, ge=1)
     rate_limit_create_customer_per_address: int = Field(20, ge=1)
@@ -71,7 +85,6 @@ class Settings(BaseSettings):
     rate_limit_code_lookup_per_address: int = Field(30, ge=1)
     rate_limit_send_invitations_per_address: int = Field(30, ge=1)
     rate_limit_send_invitations_per_account: int = Field(10, ge=1)
-    rate_limit_max_keys: int = Field(10_000, ge=1)
     # Live updates (GraphQL subscriptions over WebSocket): operations at once per connection,
     # updates waiting per subscription before it is ended as too slow, and how often (seconds) an
     # idle subscription checks that its token is still valid (it is also checked at each update).
@@ -117,6 +130,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def limit_storage(self) -> RateLimitStorage:
+        """INVITATIONS_RATE_LIMIT_STORAGE, or its default for the database."""
+        if self.rate_limit_storage is not None:
+            return self.rate_limit_storage
+        return RateLimitStorage.MEMORY if self.is_sqlite else RateLimitStorage.DATABASE
 
     @property
     def is_sqlite(self) -> bool:

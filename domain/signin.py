@@ -1,18 +1,16 @@
-"""Signing customers and admins in, with a lockout after repeated failures.
+"""Signing customers and admins in.
 
-An unknown account and a wrong password give the same error and cost the same time.
+An unknown account and a wrong password give the same error and cost the same time. Repeated
+failures are held off per account *and client address* by the caller (resolvers/accounts.py,
+docs/security.md), never by a lock on the account itself: that would let anyone lock anyone out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TypeVar
 
-from tortoise.expressions import F
-
-from domain.clock import utcnow
-from domain.errors import AccountLocked, InvalidCredentials
+from domain.errors import InvalidCredentials
 from domain.passwords import verify_password
 from domain.tokens import IssuedToken, issue_token
 from domain.validation import email_key
@@ -26,36 +24,16 @@ Account = TypeVar("Account", Customer, AdminUser)
 
 @dataclass(frozen=True, slots=True)
 class SignInPolicy:
-    max_failures: int
-    lockout_seconds: int
     password_profile: str
     token_ttl_seconds: int
 
 
 async def _check_password(account: Account | None, password: str, policy: SignInPolicy) -> Account:
-    if account is not None and account.locked_until is not None and account.locked_until > utcnow():
-        raise AccountLocked()
     hashed = account.password_hash if account is not None else None
     if not await verify_password(hashed, password, profile=policy.password_profile):
-        if account is not None:
-            await _record_failure(account, policy)
         raise InvalidCredentials()
     assert account is not None  # verify_password is False without a hash
-    if account.failed_sign_ins:
-        await type(account).filter(id=account.id).update(failed_sign_ins=0, locked_until=None)
     return account
-
-
-async def _record_failure(account: Customer | AdminUser, policy: SignInPolicy) -> None:
-    model = type(account)
-    await model.filter(id=account.id).update(failed_sign_ins=F("failed_sign_ins") + 1)
-    # Counting in the database keeps concurrent failures from being lost; the lock is set by
-    # whichever failure reaches the limit.
-    locked = await model.filter(id=account.id, failed_sign_ins__gte=policy.max_failures).update(
-        failed_sign_ins=0, locked_until=utcnow() + timedelta(seconds=policy.lockout_seconds)
-    )
-    if locked:
-        raise AccountLocked()
 
 
 async def sign_in_customer(

@@ -14,8 +14,19 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 
 
+NEEDS_SMTPUTF8 = (
+    "This address has characters other than ASCII before the @: most mail servers cannot deliver "
+    "to it (it needs SMTPUTF8), so invitations cannot be sent to it."
+)
+
+
 def normalize_email(raw: str) -> str:
-    """The normalised address (trimmed, domain lower-cased, IDNA-checked), or InvalidEmail."""
+    """The address as it is stored and sent, or InvalidEmail.
+
+    Trimmed, the domain lower-cased and in its ASCII (IDNA) form: `bücher.example` is stored as
+    `xn--bcher-kva.example`, what the SMTP envelope carries. A local part must be ASCII: one that
+    is not needs SMTPUTF8 all along its way, which the mailer cannot promise.
+    """
     candidate = raw.strip()
     if not candidate or len(candidate) > MAX_EMAIL_LENGTH:
         raise InvalidEmail()
@@ -23,7 +34,9 @@ def normalize_email(raw: str) -> str:
         checked = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as error:
         raise InvalidEmail(f"This is not a valid e-mail address: {error}") from None
-    return checked.normalized
+    if checked.ascii_email is None:
+        raise InvalidEmail(NEEDS_SMTPUTF8)
+    return checked.ascii_email
 
 
 def email_key(email: str) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
+import idna
 from markupsafe import escape
 
 from domain.email_templates import Variant, built_in, local_date, render_part, variables_used
@@ -135,15 +136,18 @@ def build(mail: InvitationMail) -> bytes:
     headers = (
         f"Subject: {_header_text(rendered.subject)}",
         f"From: {sender}",
-        f"To: {_address(mail.recipient)}",
+        f"To: {envelope_address(_address(mail.recipient))}",
         f"Date: {format_datetime(mail.date)}",
         f"Message-ID: {_address(mail.message_id)}",
         f"X-Invitation-Id: {mail.invitation_id}",
         "MIME-Version: 1.0",
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     )
+    head = "\r\n".join(headers)
     parts = (
-        "\r\n".join(headers).encode("ascii"),
+        # Only an address with a non-ASCII local part puts UTF-8 in a header (RFC 6532): the
+        # transport sends such a message only to a server that offers SMTPUTF8.
+        head.encode("ascii" if head.isascii() else "utf-8"),
         b"",
         f"--{boundary}".encode(),
         _text_part("plain", rendered.text),
@@ -170,6 +174,18 @@ def _text_part(subtype: str, text: str) -> bytes:
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     )
     return head.encode("ascii") + body
+
+
+def envelope_address(address: str) -> str:
+    """The address with its domain in ASCII (IDNA) form, as SMTP carries it.
+
+    Addresses are stored that way; this also covers rows stored before they were.
+    ValueError (idna.IDNAError) when the domain is not a valid IDNA name.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
 
 
 def _address(value: str) -> str:

@@ -16,7 +16,10 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+import idna
 from aiosmtplib import SMTPException, SMTPResponseException, SMTPStatus
+
+from mailer.message import envelope_address
 
 SCHEMES = {
     # scheme: (default port, use_tls, start_tls)
@@ -48,6 +51,10 @@ class Permanent(DeliveryError):
 
 class UnknownOutcome(DeliveryError):
     """The connection failed while the server held the message."""
+
+
+class _ConnectionLost(Transient):
+    """The connection failed before DATA: nothing was sent, and the server refused nothing."""
 
 
 class Transport(Protocol):
@@ -114,16 +121,39 @@ class _Connection:
     sent: int = 0
 
 
-def _path(address: str) -> bytes:
-    """The address as the path of a MAIL or RCPT command: `<address>`.
+NOT_PLAIN = (
+    "Not a plain e-mail address (a line break, an angle bracket or no @): it cannot be sent."
+)
+NEEDS_SMTPUTF8 = (
+    "The address has characters other than ASCII before the @: it needs SMTPUTF8, which the mail "
+    "server does not offer."
+)
+DOMAIN_NOT_IDNA = "The address's domain is not a valid internationalised domain name."
 
-    Only a plain address passes: nothing in it may end the path or the command line.
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    """An address as the path of a MAIL or RCPT command: `<address>`."""
+
+    value: bytes
+    # Its local part is not ASCII: only a server that offers SMTPUTF8 can take it.
+    needs_smtputf8: bool
+
+
+def _path(address: str) -> _Path:
+    """Only a plain address passes: nothing in it may end the path or the command line.
+
+    The domain goes out in its ASCII (IDNA) form, also for an address stored before the domain
+    was kept that way.
     """
-    if not address.isascii():
-        raise Permanent(f"the address needs SMTPUTF8, which is not supported: {address!r}")
-    if not address.isprintable() or "<" in address or ">" in address or "@" not in address:
-        raise Permanent(f"not a plain e-mail address: {address!r}")
-    return b"<" + address.encode("ascii") + b">"
+    local, at, _ = address.rpartition("@")
+    if not address.isprintable() or "<" in address or ">" in address or not (at and local):
+        raise Permanent(NOT_PLAIN)
+    try:
+        plain = f"<{envelope_address(address)}>"
+    except idna.IDNAError as error:
+        raise Permanent(DOMAIN_NOT_IDNA) from error
+    return _Path(plain.encode("utf-8"), needs_smtputf8=not local.isascii())
 
 
 def _refusal(error: SMTPResponseException) -> DeliveryError:
@@ -152,6 +182,7 @@ class SmtpTransport:
 
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
         paths = _path(sender), _path(recipient)
+        utf8 = any(path.needs_smtputf8 for path in paths)
         async with self._slots:
             connection = self._idle.pop() if self._idle else None
             if connection is not None and not connection.client.is_connected:
@@ -159,12 +190,17 @@ class SmtpTransport:
             reused = connection is not None
             if connection is None:
                 connection = await self._connect()
+            if utf8 and not connection.client.supports_extension("smtputf8"):
+                self._idle.append(connection)
+                raise Permanent(NEEDS_SMTPUTF8)
             try:
                 await self._envelope(connection, *paths)
-            except Transient:
-                if not reused or connection.client.is_connected:
+            except _ConnectionLost:
+                if not reused:
                     raise
                 # The server dropped an idle connection: nothing was sent, try a fresh one once.
+                # A refusal (4xx, 5xx) is the server's answer and no reason to ask again at once:
+                # a greylisting server would see two tries in a row.
                 connection = await self._connect()
                 await self._envelope(connection, *paths)
             await self._data(connection, message)
@@ -196,19 +232,24 @@ class SmtpTransport:
             await client.ehlo()
         except (SMTPException, OSError, TimeoutError) as error:
             client.close()
-            raise Unreachable(f"cannot reach {config.hostname}:{config.port}: {error}") from error
+            raise Unreachable(
+                f"The mail server {config.hostname}:{config.port} cannot be reached ({error})."
+            ) from error
         return _Connection(client)
 
-    async def _envelope(self, connection: _Connection, sender: bytes, recipient: bytes) -> None:
+    async def _envelope(self, connection: _Connection, sender: _Path, recipient: _Path) -> None:
         client = connection.client
         timeout = self.timeouts.command
+        mail_from = [b"FROM:" + sender.value]
+        if sender.needs_smtputf8 or recipient.needs_smtputf8:
+            mail_from.append(b"SMTPUTF8")  # RFC 6531; `send` checked that the server offers it
         try:
             # The commands themselves: aiosmtplib's mail() and rcpt() parse each address with
             # the email package first, which costs more than the exchange; `_path` checked them.
-            reply = await client.execute_command(b"MAIL", b"FROM:" + sender, timeout=timeout)
+            reply = await client.execute_command(b"MAIL", *mail_from, timeout=timeout)
             if reply.code != SMTPStatus.completed:
                 raise SMTPResponseException(reply.code, reply.message)
-            reply = await client.execute_command(b"RCPT", b"TO:" + recipient, timeout=timeout)
+            reply = await client.execute_command(b"RCPT", b"TO:" + recipient.value, timeout=timeout)
             if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
                 raise SMTPResponseException(reply.code, reply.message)
         except SMTPResponseException as error:
@@ -216,7 +257,9 @@ class SmtpTransport:
             raise _refusal(error) from error
         except (SMTPException, OSError, TimeoutError) as error:
             client.close()
-            raise Transient(f"connection lost before DATA: {error}") from error
+            raise _ConnectionLost(
+                "The connection to the mail server was lost before the message was sent."
+            ) from error
 
     async def _data(self, connection: _Connection, message: bytes) -> None:
         client = connection.client
@@ -228,7 +271,10 @@ class SmtpTransport:
             raise _refusal(error) from error
         except (SMTPException, OSError, TimeoutError) as error:
             client.close()
-            raise UnknownOutcome(f"connection lost during DATA: {error}") from error
+            raise UnknownOutcome(
+                "The connection to the mail server was lost while it held the message: it may "
+                "have been delivered."
+            ) from error
         except BaseException:
             client.close()
             raise

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from config import DeliveryPolicy, Settings
 from domain import sending_switch
+from domain.clock import utcnow
+from domain.expiry import ExpirySweeper
 from domain.mail_queue import wait_for_mail
 from mailer import compose, metrics, outbox
 from mailer.message import build
@@ -24,6 +26,10 @@ logger = logging.getLogger("invitations.mailer")
 
 MAX_BACKOFF_SECONDS = 6 * 3600
 NOT_OPEN = "Not sent: the invitation was canceled, accepted or expired before its e-mail went out."
+CANNOT_BUILD = (
+    "The e-mail could not be built: an address or a header value has characters that cannot be "
+    "sent."
+)
 IN_DOUBT = "Outcome unknown: the server may have the message (a send was interrupted)."
 
 
@@ -67,6 +73,12 @@ class Mailer:
         # crash between the server's 250 and its record, so a crash duplicates at most `lanes`.
         self.lanes = lanes or 2 * settings.mailer_connections
         self.recorder = Recorder()
+        self.sweeper = ExpirySweeper(
+            batch_size=settings.expiry_sweep_batch_size,
+            batches=10,
+            lease_seconds=max(60.0, 2 * settings.expiry_sweep_seconds),
+        )
+        self._next_sweep = 0.0
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -75,6 +87,7 @@ class Mailer:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
+            await self._sweep_when_due()
             try:
                 result = await self.run_once()
             except Exception:  # a database outage must not end the loop: log, wait, try again
@@ -82,6 +95,19 @@ class Mailer:
                 result = BatchResult(claimed=0)
             if result.claimed == 0 or result.server_unreachable:
                 await self._idle()
+
+    async def _sweep_when_due(self) -> None:
+        """Store the expiries that have happened, every expiry_sweep_seconds."""
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + self.settings.expiry_sweep_seconds
+        try:
+            expired = await self.sweeper.sweep(utcnow())
+        except Exception:  # like a batch: a database outage must not end the loop
+            logger.exception("expiry sweep failed")
+            return
+        if expired:
+            logger.info("stored the expiry of %d invitations", expired)
 
     async def run_once(self) -> BatchResult:
         settings = self.settings
@@ -131,8 +157,9 @@ class Mailer:
         try:
             mail = batch.mail_for(row, message_id)
             data = build(mail)
-        except (ValueError, KeyError) as error:
-            await self._settle(row, DeliveryState.FAILED, f"Cannot build the e-mail: {error}")
+        except (ValueError, KeyError):
+            logger.exception("cannot build the e-mail of invitation %s", row.id)
+            await self._settle(row, DeliveryState.FAILED, CANNOT_BUILD)
             return None
         if not await self.recorder.start_sending(row, message_id, settings.mailer_lease_seconds):
             # Not open any more (or the lease was lost, and then this write matches nothing).

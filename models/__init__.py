@@ -11,6 +11,7 @@ from models.invitation import (
     Referral,
 )
 from models.invitation_counts import InvitationCount
+from models.leases import Lease, RateLimitCounter
 from models.store import CustomerGroup, EmailTemplate, StoreView, Website
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "InvitationCount",
     "InvitationStatus",
     "InvitationStatusChange",
+    "Lease",
     "Permission",
+    "RateLimitCounter",
     "Referral",
     "StoreView",
     "TokenKind",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from domain import registration, signin, tokens
-from domain.errors import DomainError
+from domain.errors import AccountLocked, DomainError, InvalidCredentials
 from domain.validation import email_key
 from models.store import Website
 from schema.accounts import (
@@ -19,25 +21,42 @@ from schema.context import Context, Info
 from schema.errors import UserError
 from schema.rate_limits import Action
 
+LOCKED_OUT = (
+    "Too many failed sign-ins to this account from your address: try again in a few minutes."
+)
+
 
 def _customer_policy(ctx: Context) -> signin.SignInPolicy:
     s = ctx.settings
     return signin.SignInPolicy(
-        max_failures=s.max_failed_sign_ins,
-        lockout_seconds=s.lockout_seconds,
-        password_profile=s.password_hash_profile,
-        token_ttl_seconds=s.customer_token_ttl_seconds,
+        password_profile=s.password_hash_profile, token_ttl_seconds=s.customer_token_ttl_seconds
     )
 
 
 def _admin_policy(ctx: Context) -> signin.SignInPolicy:
     s = ctx.settings
     return signin.SignInPolicy(
-        max_failures=s.max_failed_sign_ins,
-        lockout_seconds=s.lockout_seconds,
-        password_profile=s.password_hash_profile,
-        token_ttl_seconds=s.admin_token_ttl_seconds,
+        password_profile=s.password_hash_profile, token_ttl_seconds=s.admin_token_ttl_seconds
     )
+
+
+async def _held_off(
+    ctx: Context, account: str, sign_in: Callable[[], Awaitable[tokens.IssuedToken]]
+) -> tokens.IssuedToken:
+    """`sign_in`, unless this client address failed on this account too often lately.
+
+    Failures count per (account, address), so a guesser is held off without locking the owner,
+    who signs in from elsewhere, out (docs/security.md).
+    """
+    limits, address = ctx.rate_limits, ctx.client_address
+    if await limits.locked_out(address=address, account=account):
+        raise AccountLocked(LOCKED_OUT)
+    try:
+        return await sign_in()
+    except InvalidCredentials:
+        if not await limits.sign_in_failed(address=address, account=account):
+            raise AccountLocked(LOCKED_OUT) from None
+        raise
 
 
 async def _website(ctx: Context) -> Website:
@@ -51,13 +70,15 @@ async def generate_customer_token(
 ) -> GenerateCustomerTokenPayload:
     ctx = info.context
     website = await _website(ctx)
-    ctx.limit(Action.CUSTOMER_SIGN_IN, account=f"{website.id}:{email_key(email.strip())}")
+    account = f"{website.id}:{email_key(email.strip())}"
+    await ctx.limit(Action.CUSTOMER_SIGN_IN, account=account)
     try:
-        issued = await signin.sign_in_customer(
-            website=website,
-            email=email,
-            password=password,
-            policy=_customer_policy(ctx),
+        issued = await _held_off(
+            ctx,
+            f"customer:{account}",
+            lambda: signin.sign_in_customer(
+                website=website, email=email, password=password, policy=_customer_policy(ctx)
+            ),
         )
     except DomainError as error:
         return GenerateCustomerTokenPayload(
@@ -72,10 +93,15 @@ async def generate_admin_token(
     info: Info, username: str, password: str
 ) -> GenerateAdminTokenPayload:
     ctx = info.context
-    ctx.limit(Action.ADMIN_SIGN_IN, account=username.strip().casefold())
+    account = username.strip().casefold()
+    await ctx.limit(Action.ADMIN_SIGN_IN, account=account)
     try:
-        issued = await signin.sign_in_admin(
-            username=username, password=password, policy=_admin_policy(ctx)
+        issued = await _held_off(
+            ctx,
+            f"admin:{account}",
+            lambda: signin.sign_in_admin(
+                username=username, password=password, policy=_admin_policy(ctx)
+            ),
         )
     except DomainError as error:
         return GenerateAdminTokenPayload(
@@ -89,7 +115,7 @@ async def generate_admin_token(
 async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCustomerPayload:
     ctx = info.context
     website = await _website(ctx)
-    ctx.limit(Action.REGISTRATION, account=f"{website.id}:{email_key(input.email.strip())}")
+    await ctx.limit(Action.REGISTRATION, account=f"{website.id}:{email_key(input.email.strip())}")
     try:
         checked = registration.Registration.checked(
             email=input.email,

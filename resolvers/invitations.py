@@ -34,7 +34,7 @@ async def storefront_invitation_settings(info: Info) -> StorefrontInvitationSett
 async def send_invitations(info: Info, input: SendInvitationsInput) -> SendInvitationsPayload:
     ctx = info.context
     inviter = ctx.require_customer()
-    ctx.limit(Action.SEND_INVITATIONS, account=f"customer:{inviter.id}")
+    await ctx.limit(Action.SEND_INVITATIONS, account=f"customer:{inviter.id}")
     try:
         outcome = await invitations.send(
             inviter=inviter,
@@ -73,7 +73,7 @@ async def cancel_invitation(info: Info, id: strawberry.ID) -> CancelInvitationPa
 
 async def invitation_by_code(info: Info, code: str) -> InvitationPreview | None:
     ctx = info.context
-    ctx.limit(Action.CODE_LOOKUP)
+    await ctx.limit(Action.CODE_LOOKUP)
     row = await invitations.by_code(code, secret=ctx.settings.secret_key)
     if row is None:
         return None

@@ -20,7 +20,7 @@ from schema.rate_limits import Action, Limit, RateLimits
 
 
 def rate_limits(settings: Settings) -> RateLimits:
-    """The abuse limits of one app (one process), from its settings."""
+    """The abuse limits of one app, from its settings."""
     s = settings
     sign_in = Limit(s.rate_limit_sign_in_per_address, s.rate_limit_sign_in_per_account)
     return RateLimits(
@@ -38,7 +38,9 @@ def rate_limits(settings: Settings) -> RateLimits:
             ),
         },
         window_seconds=s.rate_limit_window_seconds,
-        max_keys=s.rate_limit_max_keys,
+        storage=s.limit_storage,
+        sign_in_failures=s.max_failed_sign_ins,
+        sign_in_failure_seconds=s.lockout_seconds,
     )
 
 
@@ -74,9 +76,10 @@ class Context:
         client = self.request.client
         return client.host if client else "unknown"
 
-    def limit(self, action: Action, *, account: str | None = None) -> None:
+    async def limit(self, action: Action, *, account: str | None = None) -> None:
         """Count one `action` by this client (and account); RateLimited when over a limit."""
-        if not self.rate_limits.allow(action, address=self.client_address, account=account):
+        allowed = await self.rate_limits.allow(action, address=self.client_address, account=account)
+        if not allowed:
             raise RateLimited(f"Too many attempts at {action}: try again later.")
 
     def require_store(self) -> StoreView:

@@ -76,6 +76,8 @@ TABLES = (
     "store_view",
     "website",
     "customer_group",
+    "lease",
+    "rate_limit_counter",
 )
 
 

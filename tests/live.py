@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -19,8 +24,10 @@ from cli.main import server_config
 from config import Settings
 from events import BROKER
 from mailer.sink import HOST, free_port
+from tests.helpers import TEST_SECRET
 
 PROTOCOL = "graphql-transport-ws"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @asynccontextmanager
@@ -143,3 +150,42 @@ async def refused_code(
     except Closed as closed:
         return closed.code
     raise AssertionError("the connection was accepted")
+
+
+@asynccontextmanager
+async def server_process(settings: Settings, **environment: str) -> AsyncIterator[str]:
+    """`invitations serve` in a process of its own (with these INVITATIONS_ variables besides the
+    tests' database); yields its base URL once it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "INVITATIONS_DATABASE_URL": settings.database_url,
+        "INVITATIONS_SECRET_KEY": TEST_SECRET,
+        "INVITATIONS_PORT": str(port),
+        "INVITATIONS_MAILER_IN_PROCESS": "false",
+        **{f"INVITATIONS_{name.upper()}": value for name, value in environment.items()},
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "serve",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://{HOST}:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+            for _ in range(300):
+                assert process.returncode is None, "the server process died"
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()

@@ -75,7 +75,7 @@ def create_raw_app(settings: Settings) -> Starlette:
             )
         },
         window_seconds=settings.rate_limit_window_seconds,
-        max_keys=settings.rate_limit_max_keys,
+        storage=settings.limit_storage,
     )
     store_views = StoreViewCache()  # as the service's view does
 
@@ -183,7 +183,7 @@ def create_raw_app(settings: Settings) -> Starlette:
         if store is None:
             return refused(400)
         client = request.client.host if request.client else "unknown"
-        if not limits.allow(
+        if not await limits.allow(
             Action.SEND_INVITATIONS, address=client, account=f"customer:{inviter.id}"
         ):
             return refused(429)

@@ -8,64 +8,20 @@ that made the change (README "Live updates"): the same scenario must show exactl
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
+from contextlib import AsyncExitStack
 
 import httpx
 
 from config import Settings
-from mailer.sink import HOST, free_port
-from tests.helpers import TEST_SECRET, customer_token, make_customer
-from tests.live import live_client
+from tests.helpers import customer_token, make_customer
+from tests.live import live_client, server_process
 
-ROOT = Path(__file__).resolve().parents[2]
 MINE = "subscription { myInvitationUpdates { email status } }"
 SEND = """
 mutation Send($emails: [String!]!) {
   sendInvitations(input: {emails: $emails}) { userErrors { code } }
 }
 """
-
-
-@asynccontextmanager
-async def server_process(settings: Settings) -> AsyncIterator[str]:
-    """`invitations serve` in a process of its own; yields its base URL once it answers."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "INVITATIONS_DATABASE_URL": settings.database_url,
-        "INVITATIONS_SECRET_KEY": TEST_SECRET,
-        "INVITATIONS_PORT": str(port),
-        "INVITATIONS_MAILER_IN_PROCESS": "false",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        "serve",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base = f"http://{HOST}:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as http:
-            for _ in range(300):
-                assert process.returncode is None, "the server process died"
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        await process.wait()
 
 
 async def _subscriptions(base: str) -> float:

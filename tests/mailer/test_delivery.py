@@ -201,7 +201,7 @@ async def test_a_server_too_slow_after_data_gets_the_message_again_with_its_mess
     assert first.claimed == 1
     assert row.delivery_state is DeliveryState.QUEUED
     assert row.last_error is not None
-    assert "during DATA" in row.last_error
+    assert "lost while it held the message" in row.last_error
     await drain(worker)
     await worker.transport.close()
     row = await Invitation.get(id=invitation.id)
@@ -226,7 +226,7 @@ async def test_at_most_once_parks_a_lost_send_as_unknown(settings, smtp: SmtpSer
     row = await Invitation.get(id=invitation.id)
     assert row.delivery_state is DeliveryState.UNKNOWN
     assert row.last_error is not None
-    assert "DATA" in row.last_error
+    assert "lost while it held the message" in row.last_error
     assert len(smtp.received) == 1
 
 
@@ -261,3 +261,26 @@ async def test_a_resend_of_a_sent_invitation_keeps_its_status_and_history(
     assert row.sent_at is not None
     assert await InvitationStatusChange.filter(invitation_id=row.id).count() == 0
     assert [m["Message-ID"] for m in smtp.messages()] == [row.message_id]
+
+
+async def test_a_refusal_on_a_reused_connection_is_one_attempt_and_is_not_asked_again_at_once(
+    mailer, smtp: SmtpServer
+) -> None:
+    # Given a pooled connection (one message went out on it) and a greylisting server
+    await make_invitation("first@example.com")
+    await drain(mailer)
+    greylisted = await make_invitation("greylisted@example.com")
+    smtp.rcpt_replies.extend(["451 4.7.1 Greylisted, try again later"] * 2)
+
+    # When the mailer sends it once
+    await mailer.run_once()
+
+    # Then the server saw one try: the refusal is an attempt, to be retried later
+    row = await Invitation.get(id=greylisted.id)
+    assert (row.delivery_state, row.attempts) == (DeliveryState.QUEUED, 1)
+    assert list(smtp.rcpt_replies) == ["451 4.7.1 Greylisted, try again later"]
+
+    await drain(mailer)
+
+    row = await Invitation.get(id=greylisted.id)
+    assert (row.delivery_state, row.attempts) == (DeliveryState.DELIVERED, 3)

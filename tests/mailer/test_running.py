@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from app import create_app
+from config import Settings
+from domain.clock import utcnow
 from domain.mail_queue import mail_queued
 from mailer import outbox
 from mailer.sink import HOST
-from models.invitation import DeliveryState, Invitation
+from models.invitation import DeliveryState, Invitation, InvitationStatus
 from tests.mailer.conftest import (
     SmtpServer,
     configured,
@@ -66,3 +69,21 @@ async def test_stopping_finishes_the_message_under_way_and_gives_the_batch_back(
     for row in rows[1:]:
         assert (row.delivery_state, row.attempts, row.lease_id) == (DeliveryState.QUEUED, 0, None)
     assert [r.id for r in await outbox.claim(10, lease_seconds=30)] == [r.id for r in rows[1:]]
+
+
+async def test_the_mailer_loop_sweeps(settings: Settings, smtp: SmtpServer) -> None:
+    row = await make_invitation(expires_at=utcnow() - timedelta(minutes=1))
+    worker = make_mailer(configured(settings, smtp_url=f"smtp://{HOST}:{smtp.port}"))
+    task = asyncio.create_task(worker.run())
+    try:
+        for _ in range(200):
+            if (await Invitation.get(id=row.id)).status is InvitationStatus.EXPIRED:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        await task
+        await worker.transport.close()
+
+    assert (await Invitation.get(id=row.id)).status is InvitationStatus.EXPIRED
+    assert smtp.received == []

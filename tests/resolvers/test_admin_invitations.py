@@ -466,3 +466,24 @@ async def test_resend_reports_every_skipped_id(gql: GraphQLClient, token: str) -
         invitation_id=discarded.id, status=InvitationStatus.CANCELED, actor="admin:root"
     ).exists()
     assert (await Invitation.get(id=reinvited.id)).status is InvitationStatus.CANCELED
+
+
+async def test_create_stores_an_idna_domain_as_sent_and_refuses_a_non_ascii_local_part(
+    gql: GraphQLClient, token: str
+) -> None:
+    payload = await create(
+        gql,
+        token,
+        emails=["puny@xn--bcher-kva.example", "uni@Bücher.example", "vän@example.com", "😀@x.io"],
+    )
+
+    assert [i["email"] for i in payload["invitations"]] == [
+        "puny@xn--bcher-kva.example",
+        "uni@xn--bcher-kva.example",
+    ]
+    assert errors(payload) == [
+        ("INVALID_EMAIL", ["input", "emails", "2"]),
+        ("INVALID_EMAIL", ["input", "emails", "3"]),
+    ]
+    assert all("SMTPUTF8" in e["message"] for e in payload["userErrors"])
+    assert await Invitation.filter(email__contains="ü").count() == 0

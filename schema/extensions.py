@@ -109,5 +109,9 @@ class _StrawberryErrorLogFilter(logging.Filter):
         return not isinstance(record.msg, GraphQLError)
 
 
+_QUIET = _StrawberryErrorLogFilter()
+
+
 def quiet_expected_errors() -> None:
-    logging.getLogger("strawberry.execution").addFilter(_StrawberryErrorLogFilter())
+    """Installs the filter (once: adding the same filter again leaves it installed once)."""
+    logging.getLogger("strawberry.execution").addFilter(_QUIET)

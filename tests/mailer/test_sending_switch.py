@@ -6,8 +6,8 @@ from config import Settings
 from domain import sending_switch
 from mailer.worker import Mailer
 from models.invitation import DeliveryState, Invitation
-from tests.mailer.conftest import SmtpServer, configured, drain, make_invitation, make_mailer
 from tests.cli.test_main import run_cli
+from tests.mailer.conftest import SmtpServer, configured, drain, make_invitation, make_mailer
 
 
 async def test_the_switch_in_the_database_holds_the_queue_until_resumed(

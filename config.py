@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     password_hash_profile: str = Field(
         "rfc9106_low_memory", pattern="^(rfc9106_low_memory|cheapest)$", validate_default=True
     )
+    # The short path of schema/execution.py for plain fields (on by default). False runs every
+    # field through graphql-core's own executor, as Strawberry ships it: the same answers, more
+    # CPU per row; a way out should a graphql-core or Strawberry release break the short path.
+    fast_execution: bool = True
     max_query_depth: int = Field(12, ge=1)
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(2000, ge=50)

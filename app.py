@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
@@ -23,21 +22,19 @@ from config import Settings
 from mailer.service import mailer_in_background
 from schema.extensions import quiet_expected_errors
 
-# Allocations (less deallocations) between two collections of the youngest generation; Python's
-# default is 700.
-GC_YOUNG_THRESHOLD = 10_000
-
 
 def create_app(
     settings: Settings | None = None,
     *,
     manage_database: bool = True,
     run_mailer: bool | None = None,
+    started: Callable[[], object] | None = None,
 ) -> Starlette:
     """The service. With `manage_database=False` the caller has opened Tortoise (tests, bench).
 
     The mailer runs in the process when settings ask for it, except (unless `run_mailer=True`)
-    under a caller that manages the database: tests then decide when mail goes out.
+    under a caller that manages the database: tests then decide when mail goes out. `started`
+    is called once start-up is done (`serve` tunes its process there).
     """
     settings = settings or Settings()
     if run_mailer is None:
@@ -65,14 +62,8 @@ def create_app(
             await stack.enter_async_context(events.running(settings.database_url))
             if run_mailer:
                 await stack.enter_async_context(mailer_in_background(settings))
-            # What start-up built (the schema, the ORM's models) lives as long as the process:
-            # leave it out of the collector's full passes, which otherwise stall requests.
-            gc.freeze()
-            # Requests in flight hold thousands of young objects (rows, their projections, the
-            # response). Collecting every 700 allocations walked them over and over and moved
-            # them on towards full collections: about 0.1 ms of CPU a request at 32 connections.
-            # Requests leave next to no cyclic garbage, so waiting longer costs little memory.
-            gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
+            if started is not None:
+                started()
             yield
 
     return Starlette(

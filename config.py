@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from strawberry.http.websocket_origin import normalize_allowed_origins
 from tortoise.backends.base.config_generator import expand_db_url
@@ -40,8 +40,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     database_url: str = "sqlite://var/invitations.sqlite3"
-    smtp_url: str | None = None
-    secret_key: str = DEVELOPMENT_SECRET
+    # (Checked even when left unset: production requires them; see _production_is_safe.)
+    smtp_url: str | None = Field(None, validate_default=True)
+    secret_key: str = Field(DEVELOPMENT_SECRET, validate_default=True)
 
     mailer_in_process: bool = True
     mailer_batch_size: int = Field(50, ge=1, le=1000)
@@ -66,8 +67,12 @@ class Settings(BaseSettings):
     lockout_seconds: int = Field(600, ge=1)
     # "cheapest" exists for test suites only: production refuses it.
     password_hash_profile: str = Field(
-        "rfc9106_low_memory", pattern="^(rfc9106_low_memory|cheapest)$"
+        "rfc9106_low_memory", pattern="^(rfc9106_low_memory|cheapest)$", validate_default=True
     )
+    # The short path of schema/execution.py for plain fields (on by default). False runs every
+    # field through graphql-core's own executor, as Strawberry ships it: the same answers, more
+    # CPU per row; a way out should a graphql-core or Strawberry release break the short path.
+    fast_execution: bool = True
     max_query_depth: int = Field(12, ge=1)
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(2000, ge=50)
@@ -112,20 +117,25 @@ class Settings(BaseSettings):
         # As browsers send them in Origin: lower-case, no default port, no path.
         return sorted(normalize_allowed_origins(value))
 
-    @model_validator(mode="after")
-    def _production_is_safe(self) -> Self:
-        if self.env is Environment.PRODUCTION:
-            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "INVITATIONS_SECRET_KEY must be set to a private value of at least 32 "
-                    "characters in production"
-                )
-            if self.password_hash_profile != "rfc9106_low_memory":  # noqa: S105
-                raise ValueError("the cheapest password hash profile is for tests only")
-            if not self.smtp_url:
-                # The embedded mail sink is a development convenience: production mail must leave.
-                raise ValueError("INVITATIONS_SMTP_URL must be set in production")
-        return self
+    @field_validator("smtp_url", "secret_key", "password_hash_profile")
+    @classmethod
+    def _production_is_safe(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # One check per field rather than one for the model: each problem is reported, even
+        # beside others (a model validator would not run once any field had failed).
+        if info.data.get("env") is not Environment.PRODUCTION:
+            return value
+        secret = info.field_name == "secret_key"
+        if secret and (value == DEVELOPMENT_SECRET or len(value or "") < 32):
+            raise ValueError(
+                "INVITATIONS_SECRET_KEY must be set to a private value of at least 32 "
+                "characters in production"
+            )
+        if info.field_name == "password_hash_profile" and value != "rfc9106_low_memory":
+            raise ValueError("the cheapest password hash profile is for tests only")
+        if info.field_name == "smtp_url" and not value:
+            # The embedded mail sink is a development convenience: production mail must leave.
+            raise ValueError("INVITATIONS_SMTP_URL must be set in production")
+        return value
 
     @property
     def is_production(self) -> bool:
@@ -191,5 +201,38 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-# For Tortoise's own command line (`tortoise -c config.TORTOISE_ORM makemigrations`).
-TORTOISE_ORM = tortoise_config(Settings().database_url)
+class ConfigurationError(Exception):
+    """The environment's settings are refused; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _problem(error: Any) -> str:
+    """One line naming the variable and what is wrong with it, never its value."""
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if not error["loc"]:
+        return message
+    variable = f"INVITATIONS_{str(error['loc'][0]).upper()}"
+    return message if variable in message else f"{variable}: {message}"
+
+
+def read_settings() -> Settings:
+    """The settings of the environment; ConfigurationError when any is refused.
+
+    Pydantic's own report quotes every input (the secret key too): it is left behind.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [_problem(e) for e in error.errors(include_url=False, include_input=False)]
+    raise ConfigurationError(problems)
+
+
+def __getattr__(name: str) -> Any:
+    # For Tortoise's own command line (`tortoise -c config.TORTOISE_ORM makemigrations`): read
+    # when it asks, so that importing this module reads nothing from the environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(read_settings().database_url)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -333,5 +333,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
-        execution_context_class=ExecutionContext,
+        # None: Strawberry's own execution context.
+        execution_context_class=ExecutionContext if settings.fast_execution else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 import signal
 import sys
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from config import Settings
+from config import ConfigurationError, Settings, read_settings
 from domain.errors import DomainError
 from models.accounts import AdminUser, Permission
 
@@ -27,12 +28,18 @@ T = TypeVar("T")
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD_FILE = Path("var/demo-admin-password")
 
+# Allocations (less deallocations) between two collections of the youngest generation; Python's
+# default is 700.
+GC_YOUNG_THRESHOLD = 10_000
+
 
 def _settings() -> Settings:
+    """The settings, read as the command starts: one line per refused one, and exit 2."""
     try:
-        return Settings()
-    except ValueError as error:
-        typer.echo(f"Configuration error: {error}", err=True)
+        return read_settings()
+    except ConfigurationError as error:
+        for problem in error.problems:
+            typer.echo(f"Configuration error: {problem}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -53,7 +60,9 @@ def serve() -> None:
         typer.echo(
             f"Mail:           written to {settings.mail_dir}/*.eml (no INVITATIONS_SMTP_URL)"
         )
-    uvicorn.Server(server_config(settings, create_app(settings))).run()
+    uvicorn.Server(
+        server_config(settings, create_app(settings, started=tune_garbage_collector))
+    ).run()
 
 
 def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
@@ -72,6 +81,18 @@ def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
         # (1009) before reading it whole. The app checks it too (api.websocket).
         ws_max_size=settings.max_body_bytes,
     )
+
+
+def tune_garbage_collector() -> None:
+    """The collector's settings for a long-lived server process, once its start-up is done."""
+    # What start-up built (the schema, the ORM's models) lives as long as the process: leave it
+    # out of the collector's full passes, which otherwise stall requests.
+    gc.freeze()
+    # Requests in flight hold thousands of young objects (rows, their projections, the
+    # response). Collecting every 700 allocations walked them over and over and moved them on
+    # towards full collections: about 0.1 ms of CPU a request at 32 connections. Requests leave
+    # next to no cyclic garbage, so waiting longer costs little memory.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 @app.command()
@@ -223,7 +244,7 @@ def export_schema() -> None:
     """Print the GraphQL schema (SDL)."""
     from api.schema import build_schema
 
-    sys.stdout.write(build_schema(Settings()).as_str() + "\n")
+    sys.stdout.write(build_schema(_settings()).as_str() + "\n")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,13 @@ and for object and list fields carrying a directive (`@stream` among them) or se
 What a document selects is worked out on its first request and kept with the operation while
 the document has no directive (its selections cannot then depend on variables); otherwise for
 the request only.
+
+A fence around library internals: this module alone subclasses Strawberry's execution context
+(`StrawberryGraphQLCoreExecutionContext`, not exported; strawberry-graphql 0.341.2) and overrides
+graphql-core's executor (`execute_field`, `collect_subfields`, `FieldDetailsList`,
+`CollectedFields`; graphql-core 3.3.2), both pinned in pyproject.toml. tests/schema/
+test_execution.py compares every answer with the standard path's and fails on another version.
+INVITATIONS_FAST_EXECUTION=false (config.py) leaves this module out.
 """
 
 from __future__ import annotations

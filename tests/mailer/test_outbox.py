@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import sqlite3
+import threading
 from datetime import timedelta
+from pathlib import Path
+
+import aiosqlite
 
 from config import DeliveryPolicy
 from domain.clock import utcnow
@@ -124,3 +130,18 @@ async def test_queue_depth_counts_waiting_and_sending_rows() -> None:
     await outbox.start_sending(row, "<x@example.com>", lease_seconds=30)
 
     assert await outbox.queue_depth() == 3
+
+
+async def test_the_aiosqlite_fence_runs_a_function_in_the_connections_thread(
+    tmp_path: Path,
+) -> None:
+    # outbox.in_connection_thread leans on aiosqlite's private `_execute` and `_conn`: this
+    # fails when an aiosqlite other than the pinned one (pyproject.toml) changes them.
+    assert importlib.metadata.version("aiosqlite") == "0.22.1"
+
+    def inside(connection: sqlite3.Connection, value: int, *, plus: int) -> tuple[int, bool]:
+        (total,) = connection.execute("SELECT ? + ?", [value, plus]).fetchone()
+        return total, threading.current_thread() is not threading.main_thread()
+
+    async with aiosqlite.connect(tmp_path / "fence.sqlite3") as connection:
+        assert await outbox.in_connection_thread(connection, inside, 40, plus=2) == (42, True)

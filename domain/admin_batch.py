@@ -34,8 +34,9 @@ from domain.errors import (
     InvalidStatus,
     NotFound,
 )
+from domain.ids import id_or_none
 from domain.invitation_settings import for_store_view
-from domain.invitations import effective_status, expiry, not_expired, parse_id
+from domain.invitations import effective_status, expiry, not_expired
 from domain.status_changes import change_status
 from models.accounts import AdminUser, Customer
 from models.invitation import (
@@ -58,7 +59,7 @@ def _check_ids(ids: Sequence[str]) -> tuple[dict[int, int], dict[int, DomainErro
     refused: dict[int, DomainError] = {}
     seen: set[int] = set()
     for index, raw in enumerate(ids):
-        row_id = parse_id(raw)
+        row_id = id_or_none(raw)
         if row_id is None:
             refused[index] = NotFound("No such invitation.").at("ids", index)
         elif row_id in seen:

@@ -39,7 +39,7 @@ from domain.errors import (
     NotFound,
     TooManyRecipients,
 )
-from domain.ids import parse_id as parse_input_id
+from domain.ids import id_or_none, parse_id
 from domain.invitation_settings import for_store_view
 from domain.invitations import (
     Candidate,
@@ -48,7 +48,6 @@ from domain.invitations import (
     expiry,
     not_expired,
     parse_addresses,
-    parse_id,
 )
 from domain.status_changes import change_status
 from domain.validation import email_key, normalize_email
@@ -228,7 +227,7 @@ async def create(
 
 async def _store_view(raw_id: str) -> StoreView:
     field = ("store_view_id",)
-    store = await StoreView.get_or_none(id=parse_input_id(raw_id, field=field))
+    store = await StoreView.get_or_none(id=parse_id(raw_id, field=field))
     if store is None:
         raise NotFound("No such store view.", field=field)
     return store
@@ -238,7 +237,7 @@ async def _group(raw_id: str | None) -> int | None:
     if raw_id is None:
         return None
     field = ("invitee_group_id",)
-    group_id = parse_input_id(raw_id, field=field)
+    group_id = parse_id(raw_id, field=field)
     if not await CustomerGroup.filter(id=group_id).exists():
         raise NotFound("No such customer group.", field=field)
     return group_id
@@ -341,11 +340,11 @@ async def _new_address(row: Invitation, raw: str, now: datetime) -> dict[str, st
 
 async def find(invitation_id: str) -> Invitation | None:
     """The invitation with this id, None when there is none; InvalidInput for a malformed id."""
-    return await Invitation.get_or_none(id=parse_input_id(invitation_id, field=("invitation_id",)))
+    return await Invitation.get_or_none(id=parse_id(invitation_id, field=("invitation_id",)))
 
 
 async def _get(invitation_id: str) -> Invitation:
-    row_id = parse_id(invitation_id)
+    row_id = id_or_none(invitation_id)
     row = await Invitation.get_or_none(id=row_id) if row_id is not None else None
     if row is None:
         raise NotFound("No such invitation.").at("invitation_id")

@@ -33,6 +33,7 @@ from domain.errors import (
     QuotaExceeded,
     TooManyRecipients,
 )
+from domain.ids import id_or_none
 from domain.invitation_settings import InvitationSettings, ReferredCustomerGroup, for_store_view
 from domain.pagination import Page, fetch_page
 from domain.status_changes import change_status
@@ -50,7 +51,6 @@ from models.store import StoreView
 MAX_MESSAGE_LENGTH = 2000
 QUOTA_WINDOW = timedelta(hours=24)
 MAX_LIFETIME_DAYS = 36_500
-MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
 # Bidi embeddings, overrides and isolates: they make a message read differently from what it says.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
@@ -73,15 +73,6 @@ def is_past(moment: datetime | None, now: datetime | None = None) -> bool:
 
 def not_expired(now: datetime) -> Q:
     return Q(expires_at=None) | Q(expires_at__gt=now)
-
-
-def parse_id(raw: str) -> int | None:
-    """An invitation id from the API, or None when it cannot name a row."""
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 10:
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
 
 
 # ---------------------------------------------------------------- sending
@@ -347,7 +338,7 @@ async def own_invitation(*, inviter_id: int, invitation_id: int) -> Invitation |
 
 async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
     """Cancel one of the customer's own open invitations; the mailer skips canceled ones."""
-    row_id = parse_id(invitation_id)
+    row_id = id_or_none(invitation_id)
     row = (
         await Invitation.get_or_none(id=row_id, inviter_id=customer.id)
         if row_id is not None

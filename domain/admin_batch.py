@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import events
@@ -36,7 +36,7 @@ from domain.errors import (
 )
 from domain.ids import id_or_none
 from domain.invitation_settings import for_store_view
-from domain.invitations import effective_status, expiry, not_expired
+from domain.invitations import effective_status, expiry, open_at
 from domain.status_changes import change_status
 from models.accounts import AdminUser, Customer
 from models.invitation import (
@@ -101,9 +101,8 @@ async def discard(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
 
 async def _cancel(row: Invitation, actor: str, now: datetime, *, open_only: bool) -> bool:
     """CANCELED, with history, if the row is open (and, with open_only, not expired)."""
-    query = Invitation.filter(id=row.id, status__in=list(OPEN_STATUSES))
-    if open_only:
-        query = query.filter(not_expired(now))
+    condition = open_at(now) if open_only else Q(status__in=list(OPEN_STATUSES))
+    query = Invitation.filter(condition, id=row.id)
     return await change_status(query, row, InvitationStatus.CANCELED, actor=actor, now=now)
 
 
@@ -172,10 +171,7 @@ async def _requeue(
     if reopen:
         await expire_lapsed(row.website_id, [row.email_key], now, except_id=row.id)
         others = Invitation.filter(
-            not_expired(now),
-            website_id=row.website_id,
-            email_key=row.email_key,
-            status__in=list(OPEN_STATUSES),
+            open_at(now), website_id=row.website_id, email_key=row.email_key
         ).exclude(id=row.id)
         if await others.exists():
             raise AlreadyInvited("An open invitation to this address exists on this website.")

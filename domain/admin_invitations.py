@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -27,7 +28,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import events
-from domain import codes, mail_queue
+from domain import mail_queue
 from domain.clock import utcnow
 from domain.errors import (
     AlreadyInvited,
@@ -42,18 +43,20 @@ from domain.errors import (
 from domain.ids import id_or_none, parse_id
 from domain.invitation_settings import for_store_view
 from domain.invitations import (
-    Candidate,
     clean_message,
     effective_status,
     expiry,
+    judge,
+    lapsed_at,
+    new_invitation,
     not_expired,
+    open_at,
     parse_addresses,
 )
 from domain.status_changes import change_status
 from domain.validation import email_key, normalize_email
 from models.accounts import AdminUser, Customer
 from models.invitation import (
-    OPEN_STATUSES,
     SYSTEM_ACTOR,
     DeliveryState,
     Invitation,
@@ -96,19 +99,14 @@ async def expire_lapsed(
     so the partial unique index lets the address be invited again."""
     lapsed: list[tuple[int, int | None]] = []
     for chunk in chunks(keys):
-        query = Invitation.filter(
-            website_id=website_id,
-            email_key__in=chunk,
-            status__in=list(OPEN_STATUSES),
-            expires_at__lte=now,
-        )
+        query = Invitation.filter(lapsed_at(now), website_id=website_id, email_key__in=chunk)
         if except_id is not None:
             query = query.exclude(id=except_id)
         found: list[Any] = await query.values_list("id", "inviter_id")
         lapsed += [(int(row_id), inviter_id) for row_id, inviter_id in found]
     for row_id, inviter_id in lapsed:
         await change_status(
-            Invitation.filter(id=row_id, status__in=list(OPEN_STATUSES), expires_at__lte=now),
+            Invitation.filter(lapsed_at(now), id=row_id),
             (row_id, inviter_id),
             InvitationStatus.EXPIRED,
             actor=SYSTEM_ACTOR,
@@ -121,10 +119,7 @@ async def open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set[
     found: set[str] = set()
     for chunk in chunks(keys):
         rows = await Invitation.filter(
-            not_expired(now),
-            website_id=website_id,
-            email_key__in=chunk,
-            status__in=list(OPEN_STATUSES),
+            open_at(now), website_id=website_id, email_key__in=chunk
         ).values_list("email_key", flat=True)
         found.update(str(key) for key in rows)
     return found
@@ -167,34 +162,19 @@ async def create(
     await expire_lapsed(store.website_id, keys, now)
     customers = await _customer_keys(store.website_id, keys)
     invited = await open_keys(store.website_id, keys, now)
-    fresh: list[Candidate] = []
-    for candidate in candidates:
-        at = ("emails", candidate.index)
-        if candidate.key in customers:
-            refused[candidate.index] = CustomerExists().at(*at)
-        elif candidate.key in invited:
-            refused[candidate.index] = AlreadyInvited(
-                "An open invitation to this address exists on this website."
-            ).at(*at)
-        else:
-            fresh.append(candidate)
+    open_elsewhere = partial(
+        AlreadyInvited, "An open invitation to this address exists on this website."
+    )
+    fresh = judge(candidates, refused, (customers, CustomerExists), (invited, open_elsewhere))
     rows = {
-        c.index: Invitation(
-            email=c.email,
-            email_key=c.key,
+        c.index: new_invitation(
+            c,
+            store=store,
             message=message,
-            status=InvitationStatus.NOT_SENT,
-            created_at=now,
-            updated_at=now,
-            expires_at=expiry(now, settings.lifetime_days),
-            store_view_id=store.id,
-            website_id=store.website_id,
             invitee_group_id=group_id,
-            inviter_id=None,
             created_by_admin_id=admin.id,
-            code_nonce=codes.new_nonce(),
-            delivery_state=DeliveryState.QUEUED,
-            next_attempt_at=now,
+            now=now,
+            expires_at=expiry(now, settings.lifetime_days),
         )
         for c in fresh
     }

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import events
@@ -40,8 +40,9 @@ from domain.errors import (
     InvalidStatus,
     NotFound,
 )
+from domain.ids import id_or_none
 from domain.invitation_settings import for_store_view
-from domain.invitations import effective_status, expiry, not_expired, parse_id
+from domain.invitations import effective_status, expiry, open_at, open_sql
 from domain.status_changes import change_status
 from models.accounts import AdminUser, Customer
 from models.invitation import (
@@ -64,7 +65,7 @@ def _check_ids(ids: Sequence[str]) -> tuple[dict[int, int], dict[int, DomainErro
     refused: dict[int, DomainError] = {}
     seen: set[int] = set()
     for index, raw in enumerate(ids):
-        row_id = parse_id(raw)
+        row_id = id_or_none(raw)
         if row_id is None:
             refused[index] = NotFound("No such invitation.").at("ids", index)
         elif row_id in seen:
@@ -132,11 +133,10 @@ async def discard(*, admin: AdminUser, ids: Sequence[str]) -> Outcome:
     return Outcome(invitations=await _in_order(done), errors=[refused[i] for i in sorted(refused)])
 
 
-# Fixed SQL; `ids` is a list of `?` marks.
+# Fixed SQL; `ids` is a list of `?` marks, the open rule is domain.invitations' own.
 _DISCARD = (
     "UPDATE invitation SET status = 'CANCELED', updated_at = ? WHERE id IN ({ids})"
-    " AND status IN ('NOT_SENT', 'SENT') AND (expires_at IS NULL OR expires_at > ?)"
-    " RETURNING id, inviter_id"
+    f" AND {open_sql('?')} RETURNING id, inviter_id"
 )
 _DISCARD_HISTORY = (
     "INSERT INTO invitation_status_change (invitation_id, status, at, actor)"
@@ -174,9 +174,8 @@ async def _cancel(
     row: Invitation, actor: str, now: datetime, *, open_only: bool, changes: list[events.Change]
 ) -> bool:
     """CANCELED, with history, if the row is open (and, with open_only, not expired)."""
-    query = Invitation.filter(id=row.id, status__in=list(OPEN_STATUSES))
-    if open_only:
-        query = query.filter(not_expired(now))
+    condition = open_at(now) if open_only else Q(status__in=list(OPEN_STATUSES))
+    query = Invitation.filter(condition, id=row.id)
     return await change_status(
         query, row, InvitationStatus.CANCELED, actor=actor, now=now, changes=changes
     )
@@ -257,10 +256,7 @@ async def _requeue(
     if reopen:
         await expire_lapsed(row.website_id, [row.email_key], now, except_id=row.id, changes=changes)
         others = Invitation.filter(
-            not_expired(now),
-            website_id=row.website_id,
-            email_key=row.email_key,
-            status__in=list(OPEN_STATUSES),
+            open_at(now), website_id=row.website_id, email_key=row.email_key
         ).exclude(id=row.id)
         if await others.exists():
             raise AlreadyInvited("An open invitation to this address exists on this website.")

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -27,7 +28,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import events
-from domain import codes, mail_queue
+from domain import mail_queue
 from domain.clock import utcnow
 from domain.errors import (
     AlreadyInvited,
@@ -39,22 +40,23 @@ from domain.errors import (
     NotFound,
     TooManyRecipients,
 )
-from domain.ids import parse_id as parse_input_id
+from domain.ids import id_or_none, parse_id
 from domain.invitation_settings import for_store_view
 from domain.invitations import (
-    Candidate,
     clean_message,
     effective_status,
     expiry,
+    judge,
+    lapsed_at,
+    new_invitation,
     not_expired,
+    open_at,
     parse_addresses,
-    parse_id,
 )
 from domain.status_changes import change_status
 from domain.validation import email_key, normalize_email
 from models.accounts import AdminUser, Customer
 from models.invitation import (
-    OPEN_STATUSES,
     SYSTEM_ACTOR,
     DeliveryState,
     Invitation,
@@ -103,19 +105,14 @@ async def expire_lapsed(
     go there for the caller to publish (see status_changes.change_status)."""
     lapsed: list[tuple[int, int | None]] = []
     for chunk in chunks(keys):
-        query = Invitation.filter(
-            website_id=website_id,
-            email_key__in=chunk,
-            status__in=list(OPEN_STATUSES),
-            expires_at__lte=now,
-        )
+        query = Invitation.filter(lapsed_at(now), website_id=website_id, email_key__in=chunk)
         if except_id is not None:
             query = query.exclude(id=except_id)
         found: list[Any] = await query.values_list("id", "inviter_id")
         lapsed += [(int(row_id), inviter_id) for row_id, inviter_id in found]
     for row_id, inviter_id in lapsed:
         await change_status(
-            Invitation.filter(id=row_id, status__in=list(OPEN_STATUSES), expires_at__lte=now),
+            Invitation.filter(lapsed_at(now), id=row_id),
             (row_id, inviter_id),
             InvitationStatus.EXPIRED,
             actor=SYSTEM_ACTOR,
@@ -129,10 +126,7 @@ async def open_keys(website_id: int, keys: Sequence[str], now: datetime) -> set[
     found: set[str] = set()
     for chunk in chunks(keys):
         rows = await Invitation.filter(
-            not_expired(now),
-            website_id=website_id,
-            email_key__in=chunk,
-            status__in=list(OPEN_STATUSES),
+            open_at(now), website_id=website_id, email_key__in=chunk
         ).values_list("email_key", flat=True)
         found.update(str(key) for key in rows)
     return found
@@ -175,34 +169,19 @@ async def create(
     await expire_lapsed(store.website_id, keys, now)
     customers = await _customer_keys(store.website_id, keys)
     invited = await open_keys(store.website_id, keys, now)
-    fresh: list[Candidate] = []
-    for candidate in candidates:
-        at = ("emails", candidate.index)
-        if candidate.key in customers:
-            refused[candidate.index] = CustomerExists().at(*at)
-        elif candidate.key in invited:
-            refused[candidate.index] = AlreadyInvited(
-                "An open invitation to this address exists on this website."
-            ).at(*at)
-        else:
-            fresh.append(candidate)
+    open_elsewhere = partial(
+        AlreadyInvited, "An open invitation to this address exists on this website."
+    )
+    fresh = judge(candidates, refused, (customers, CustomerExists), (invited, open_elsewhere))
     rows = {
-        c.index: Invitation(
-            email=c.email,
-            email_key=c.key,
+        c.index: new_invitation(
+            c,
+            store=store,
             message=message,
-            status=InvitationStatus.NOT_SENT,
-            created_at=now,
-            updated_at=now,
-            expires_at=expiry(now, settings.lifetime_days),
-            store_view_id=store.id,
-            website_id=store.website_id,
             invitee_group_id=group_id,
-            inviter_id=None,
             created_by_admin_id=admin.id,
-            code_nonce=codes.new_nonce(),
-            delivery_state=DeliveryState.QUEUED,
-            next_attempt_at=now,
+            now=now,
+            expires_at=expiry(now, settings.lifetime_days),
         )
         for c in fresh
     }
@@ -235,7 +214,7 @@ async def create(
 
 async def _store_view(raw_id: str) -> StoreView:
     field = ("store_view_id",)
-    store = await StoreView.get_or_none(id=parse_input_id(raw_id, field=field))
+    store = await StoreView.get_or_none(id=parse_id(raw_id, field=field))
     if store is None:
         raise NotFound("No such store view.", field=field)
     return store
@@ -245,7 +224,7 @@ async def _group(raw_id: str | None) -> int | None:
     if raw_id is None:
         return None
     field = ("invitee_group_id",)
-    group_id = parse_input_id(raw_id, field=field)
+    group_id = parse_id(raw_id, field=field)
     if not await CustomerGroup.filter(id=group_id).exists():
         raise NotFound("No such customer group.", field=field)
     return group_id
@@ -348,11 +327,11 @@ async def _new_address(row: Invitation, raw: str, now: datetime) -> dict[str, st
 
 async def find(invitation_id: str) -> Invitation | None:
     """The invitation with this id, None when there is none; InvalidInput for a malformed id."""
-    return await Invitation.get_or_none(id=parse_input_id(invitation_id, field=("invitation_id",)))
+    return await Invitation.get_or_none(id=parse_id(invitation_id, field=("invitation_id",)))
 
 
 async def _get(invitation_id: str) -> Invitation:
-    row_id = parse_id(invitation_id)
+    row_id = id_or_none(invitation_id)
     row = await Invitation.get_or_none(id=row_id) if row_id is not None else None
     if row is None:
         raise NotFound("No such invitation.").at("invitation_id")

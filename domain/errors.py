@@ -36,19 +36,51 @@ that argument (schema/errors.py), e.g. ["input", "emails", "3"].
 
 `Refused` is not a refusal of its own: it carries every refusal of an all-or-nothing change (store
 setup, a config file), raised when there is at least one and nothing was written.
+
+`ErrorCode` lists the codes, in the order the API's enum of the same name shows them; the schema
+exposes this enum itself, so a code exists once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 Field = tuple[str | int, ...]
+
+
+class ErrorCode(StrEnum):
+    """The stable codes of domain errors, as the API spells them."""
+
+    INVALID_EMAIL = "INVALID_EMAIL"
+    DUPLICATE_INPUT = "DUPLICATE_INPUT"
+    ALREADY_INVITED = "ALREADY_INVITED"
+    CUSTOMER_EXISTS = "CUSTOMER_EXISTS"
+    TOO_MANY_RECIPIENTS = "TOO_MANY_RECIPIENTS"
+    MESSAGE_NOT_ALLOWED = "MESSAGE_NOT_ALLOWED"
+    MESSAGE_TOO_LONG = "MESSAGE_TOO_LONG"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    INVITATIONS_DISABLED = "INVITATIONS_DISABLED"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_STATUS = "INVALID_STATUS"
+    INVITATION_NOT_VALID = "INVITATION_NOT_VALID"
+    INVITATION_EXPIRED = "INVITATION_EXPIRED"
+    EMAIL_MISMATCH = "EMAIL_MISMATCH"
+    REGISTRATION_BY_INVITATION_ONLY = "REGISTRATION_BY_INVITATION_ONLY"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 (an error code)
+    INVALID_INPUT = "INVALID_INPUT"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    IN_USE = "IN_USE"
+    TEMPLATE_INVALID = "TEMPLATE_INVALID"
+    NOT_ALLOWED = "NOT_ALLOWED"
 
 
 class DomainError(Exception):
     """An expected refusal, reported to the client as a user error."""
 
-    code = "INVALID_INPUT"
+    code: ErrorCode = ErrorCode.INVALID_INPUT
     default_message = "The input is not valid."
 
     def __init__(
@@ -65,16 +97,16 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    code = "INVALID_INPUT"
+    code = ErrorCode.INVALID_INPUT
 
 
 class InvalidEmail(InvalidInput):
-    code = "INVALID_EMAIL"
+    code = ErrorCode.INVALID_EMAIL
     default_message = "This is not a valid e-mail address."
 
 
 class WeakPassword(InvalidInput):
-    code = "WEAK_PASSWORD"
+    code = ErrorCode.WEAK_PASSWORD
     default_message = (
         "The password must have at least 8 characters and use at least three of: lower-case "
         "letters, upper-case letters, digits, other characters."
@@ -82,12 +114,12 @@ class WeakPassword(InvalidInput):
 
 
 class TemplateInvalid(InvalidInput):
-    code = "TEMPLATE_INVALID"
+    code = ErrorCode.TEMPLATE_INVALID
     default_message = "The template cannot be used."
 
 
 class NotFound(DomainError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
     default_message = "No such record."
 
 
@@ -96,37 +128,37 @@ class Conflict(DomainError):
 
 
 class NotAllowed(DomainError):
-    code = "NOT_ALLOWED"
+    code = ErrorCode.NOT_ALLOWED
     default_message = "This is not allowed."
 
 
 class AlreadyExists(Conflict):
-    code = "ALREADY_EXISTS"
+    code = ErrorCode.ALREADY_EXISTS
     default_message = "This code is taken."
 
 
 class InUse(Conflict):
-    code = "IN_USE"
+    code = ErrorCode.IN_USE
     default_message = "Something still refers to this."
 
 
 class CustomerExists(Conflict):
-    code = "CUSTOMER_EXISTS"
+    code = ErrorCode.CUSTOMER_EXISTS
     default_message = "A customer with this e-mail address already exists on this website."
 
 
 class AlreadyInvited(Conflict):
-    code = "ALREADY_INVITED"
+    code = ErrorCode.ALREADY_INVITED
     default_message = "This address has already been invited."
 
 
 class DuplicateInput(Conflict):
-    code = "DUPLICATE_INPUT"
+    code = ErrorCode.DUPLICATE_INPUT
     default_message = "This address appears more than once in the request."
 
 
 class InvalidStatus(Conflict):
-    code = "INVALID_STATUS"
+    code = ErrorCode.INVALID_STATUS
     default_message = "This is not allowed in the invitation's current status."
 
 
@@ -135,12 +167,12 @@ class SignInRefused(DomainError):
 
 
 class InvalidCredentials(SignInRefused):
-    code = "INVALID_CREDENTIALS"
+    code = ErrorCode.INVALID_CREDENTIALS
     default_message = "The sign-in details are not correct."
 
 
 class AccountLocked(SignInRefused):
-    code = "ACCOUNT_LOCKED"
+    code = ErrorCode.ACCOUNT_LOCKED
     default_message = "Too many failed sign-ins: the account is locked for a while."
 
 
@@ -149,27 +181,27 @@ class InvitationRefused(DomainError):
 
 
 class InvitationsDisabled(InvitationRefused):
-    code = "INVITATIONS_DISABLED"
+    code = ErrorCode.INVITATIONS_DISABLED
     default_message = "Invitations are not available in this store."
 
 
 class TooManyRecipients(InvitationRefused):
-    code = "TOO_MANY_RECIPIENTS"
+    code = ErrorCode.TOO_MANY_RECIPIENTS
     default_message = "Too many addresses in one request."
 
 
 class MessageNotAllowed(InvitationRefused):
-    code = "MESSAGE_NOT_ALLOWED"
+    code = ErrorCode.MESSAGE_NOT_ALLOWED
     default_message = "Custom messages are not allowed in this store."
 
 
 class MessageTooLong(InvitationRefused):
-    code = "MESSAGE_TOO_LONG"
+    code = ErrorCode.MESSAGE_TOO_LONG
     default_message = "The message is too long."
 
 
 class QuotaExceeded(InvitationRefused):
-    code = "QUOTA_EXCEEDED"
+    code = ErrorCode.QUOTA_EXCEEDED
     default_message = "The number of invitations allowed per day is used up."
 
 
@@ -178,22 +210,22 @@ class AcceptanceRefused(DomainError):
 
 
 class InvitationNotValid(AcceptanceRefused):
-    code = "INVITATION_NOT_VALID"
+    code = ErrorCode.INVITATION_NOT_VALID
     default_message = "This invitation is not valid."
 
 
 class InvitationExpired(AcceptanceRefused):
-    code = "INVITATION_EXPIRED"
+    code = ErrorCode.INVITATION_EXPIRED
     default_message = "This invitation has expired."
 
 
 class EmailMismatch(AcceptanceRefused):
-    code = "EMAIL_MISMATCH"
+    code = ErrorCode.EMAIL_MISMATCH
     default_message = "Register with the address the invitation was sent to."
 
 
 class RegistrationByInvitationOnly(AcceptanceRefused):
-    code = "REGISTRATION_BY_INVITATION_ONLY"
+    code = ErrorCode.REGISTRATION_BY_INVITATION_ONLY
     default_message = "Registration in this store is by invitation only."
 
 

@@ -38,7 +38,6 @@ from models.invitation_counts import CountScope, count_in_scope
 MAX_PAGE_SIZE = 200
 MAX_FILTER_IDS = 1000
 MAX_SEARCH_LENGTH = 320
-MAX_CURSOR_ID = 2**31 - 1  # ids are 32-bit integer columns
 
 
 class SortField(StrEnum):

@@ -7,7 +7,7 @@ concurrent requests never both win.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +33,7 @@ from domain.errors import (
     QuotaExceeded,
     TooManyRecipients,
 )
+from domain.ids import id_or_none
 from domain.invitation_settings import InvitationSettings, ReferredCustomerGroup, for_store_view
 from domain.pagination import Page, fetch_page
 from domain.status_changes import change_status
@@ -50,7 +51,6 @@ from models.store import StoreView
 MAX_MESSAGE_LENGTH = 2000
 QUOTA_WINDOW = timedelta(hours=24)
 MAX_LIFETIME_DAYS = 36_500
-MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
 # Bidi embeddings, overrides and isolates: they make a message read differently from what it says.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
@@ -75,13 +75,29 @@ def not_expired(now: datetime) -> Q:
     return Q(expires_at=None) | Q(expires_at__gt=now)
 
 
-def parse_id(raw: str) -> int | None:
-    """An invitation id from the API, or None when it cannot name a row."""
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 10:
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
+# "Open": an open status and an expiry not yet passed (what effective_status reads as NOT_SENT or
+# SENT). The rule is spelled here once for each reader: the ORM's conditions and raw SQL's.
+
+
+def open_at(now: datetime) -> Q:
+    """Invitations open at `now`."""
+    return Q(status__in=list(OPEN_STATUSES)) & not_expired(now)
+
+
+def lapsed_at(now: datetime) -> Q:
+    """Invitations stored open whose expiry has passed at `now` (they read EXPIRED)."""
+    return Q(status__in=list(OPEN_STATUSES), expires_at__lte=now)
+
+
+def open_sql(now: str, *, table: str | None = None) -> str:
+    """`open_at` as an SQL condition on the columns of `table` (or unqualified ones), for raw
+    statements; `now` is the SQL expression of the clock."""
+    column = f"{table}." if table else ""
+    statuses = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+    return (
+        f"{column}status IN ({statuses})"
+        f" AND ({column}expires_at IS NULL OR {column}expires_at > {now})"
+    )
 
 
 # ---------------------------------------------------------------- sending
@@ -231,26 +247,38 @@ async def _judge_addresses(
     if not valid:
         return [], refused
     keys = [c.key for c in valid]
-    invited = set(
-        await Invitation.filter(inviter_id=inviter.id, email_key__in=keys).values_list(
+    invited = {
+        str(key)
+        for key in await Invitation.filter(inviter_id=inviter.id, email_key__in=keys).values_list(
             "email_key", flat=True
         )
-    )
-    customers = set(
-        await Customer.filter(website_id=store.website_id, email_key__in=keys).values_list(
-            "email_key", flat=True
-        )
-    )
-    candidates: list[Candidate] = []
-    for candidate in valid:
-        at = ("emails", candidate.index)
-        if candidate.key in invited:
-            refused[candidate.index] = AlreadyInvited().at(*at)
-        elif candidate.key in customers:
-            refused[candidate.index] = CustomerExists().at(*at)
+    }
+    customers = {
+        str(key)
+        for key in await Customer.filter(
+            website_id=store.website_id, email_key__in=keys
+        ).values_list("email_key", flat=True)
+    }
+    return judge(valid, refused, (invited, AlreadyInvited), (customers, CustomerExists)), refused
+
+
+# Addresses a refusal applies to, and the error it makes.
+Refusal = tuple[Collection[str], Callable[[], DomainError]]
+
+
+def judge(
+    candidates: Sequence[Candidate], refused: dict[int, DomainError], *refusals: Refusal
+) -> list[Candidate]:
+    """The candidates no refusal applies to; each other one is entered in `refused` with the
+    error of the first refusal that holds its address, at ("emails", <index>)."""
+    fresh: list[Candidate] = []
+    for candidate in candidates:
+        make = next((make for keys, make in refusals if candidate.key in keys), None)
+        if make is None:
+            fresh.append(candidate)
         else:
-            candidates.append(candidate)
-    return candidates, refused
+            refused[candidate.index] = make().at("emails", candidate.index)
+    return fresh
 
 
 async def _check_quota(settings: InvitationSettings, inviter: Customer, wanted: int) -> None:
@@ -280,23 +308,17 @@ async def _create(
     now: datetime,
     expires_at: datetime | None,
 ) -> Invitation:
+    invitation = new_invitation(
+        candidate,
+        store=store,
+        message=message,
+        invitee_group_id=group_id,
+        inviter_id=inviter.id,
+        now=now,
+        expires_at=expires_at,
+    )
     async with in_transaction():
-        invitation = await Invitation.create(
-            email=candidate.email,
-            email_key=candidate.key,
-            message=message,
-            status=InvitationStatus.NOT_SENT,
-            created_at=now,
-            updated_at=now,
-            expires_at=expires_at,
-            store_view_id=store.id,
-            website_id=store.website_id,
-            invitee_group_id=group_id,
-            inviter_id=inviter.id,
-            code_nonce=codes.new_nonce(),
-            delivery_state=DeliveryState.QUEUED,
-            next_attempt_at=now,
-        )
+        await invitation.save(force_create=True)
         await InvitationStatusChange.create(
             invitation_id=invitation.id,
             status=InvitationStatus.NOT_SENT,
@@ -306,18 +328,50 @@ async def _create(
     return invitation
 
 
+def new_invitation(
+    candidate: Candidate,
+    *,
+    store: StoreView,
+    message: str | None,
+    invitee_group_id: int | None,
+    now: datetime,
+    expires_at: datetime | None,
+    inviter_id: int | None = None,
+    created_by_admin_id: int | None = None,
+) -> Invitation:
+    """A new NOT_SENT invitation to the address, queued for the mailer at once; not saved yet.
+
+    A customer's has an inviter, an admin's the admin who created it."""
+    return Invitation(
+        email=candidate.email,
+        email_key=candidate.key,
+        message=message,
+        status=InvitationStatus.NOT_SENT,
+        created_at=now,
+        updated_at=now,
+        expires_at=expires_at,
+        store_view_id=store.id,
+        website_id=store.website_id,
+        invitee_group_id=invitee_group_id,
+        inviter_id=inviter_id,
+        created_by_admin_id=created_by_admin_id,
+        code_nonce=codes.new_nonce(),
+        delivery_state=DeliveryState.QUEUED,
+        next_attempt_at=now,
+    )
+
+
 # ---------------------------------------------------------------- the inviter's list
 
 
 def status_filter(statuses: Sequence[InvitationStatus], now: datetime) -> Q:
     """Rows whose effective status is one of `statuses` (see effective_status)."""
-    expired = Q(expires_at__lte=now)
     condition = Q(id__lt=0)  # matches nothing; OR-ed with each wanted status
     for status in set(statuses):
         if status in OPEN_STATUSES:
             condition |= Q(status=status) & not_expired(now)
         elif status is InvitationStatus.EXPIRED:
-            condition |= Q(status=status) | (Q(status__in=list(OPEN_STATUSES)) & expired)
+            condition |= Q(status=status) | lapsed_at(now)
         else:
             condition |= Q(status=status)
     return condition
@@ -347,7 +401,7 @@ async def own_invitation(*, inviter_id: int, invitation_id: int) -> Invitation |
 
 async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
     """Cancel one of the customer's own open invitations; the mailer skips canceled ones."""
-    row_id = parse_id(invitation_id)
+    row_id = id_or_none(invitation_id)
     row = (
         await Invitation.get_or_none(id=row_id, inviter_id=customer.id)
         if row_id is not None
@@ -357,7 +411,7 @@ async def cancel(*, customer: Customer, invitation_id: str) -> Invitation:
         raise NotFound("No such invitation of yours.").at("invitation_id")
     now = utcnow()
     changed = await change_status(
-        Invitation.filter(not_expired(now), id=row.id, status__in=list(OPEN_STATUSES)),
+        Invitation.filter(open_at(now), id=row.id),
         row,
         InvitationStatus.CANCELED,
         actor=customer_actor(customer.id),

@@ -26,7 +26,7 @@ from domain.errors import (
     RegistrationByInvitationOnly,
 )
 from domain.invitation_settings import RegistrationMode, for_store_view
-from domain.invitations import by_code, customer_actor, effective_status, not_expired
+from domain.invitations import by_code, customer_actor, effective_status, open_at
 from domain.passwords import hash_password
 from domain.validation import check_password_strength, clean_name, email_key, normalize_email
 from models.accounts import Customer
@@ -193,9 +193,9 @@ async def accept(invitation: Invitation, customer: Customer) -> None:
     """
     now = utcnow()
     async with in_transaction():
-        won = await Invitation.filter(
-            not_expired(now), id=invitation.id, status__in=list(OPEN_STATUSES)
-        ).update(status=InvitationStatus.ACCEPTED, accepted_at=now, updated_at=now)
+        won = await Invitation.filter(open_at(now), id=invitation.id).update(
+            status=InvitationStatus.ACCEPTED, accepted_at=now, updated_at=now
+        )
         if not won:
             # Accepted, canceled or expired by someone else since we looked.
             raise InvitationNotValid().at(*CODE_FIELD)

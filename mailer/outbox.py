@@ -25,6 +25,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 import events
+from domain.invitations import open_sql
 from events.broker import Change
 from events.postgres import NOTIFY_ROW, notifying
 from models.invitation import SYSTEM_ACTOR, DeliveryState
@@ -235,8 +236,7 @@ async def record(records: Sequence[Record]) -> set[int]:
 _NOW_SQLITE = _Sql.now_sqlite()
 _START_SQLITE = (
     "UPDATE invitation SET delivery_state = 'SENDING', attempts = attempts + 1, message_id = ?,"
-    f" lease_expires_at = {_Sql().later()} {_FENCE} AND status IN ('NOT_SENT', 'SENT')"
-    f" AND (expires_at IS NULL OR expires_at > {_NOW_SQLITE})"
+    f" lease_expires_at = {_Sql().later()} {_FENCE} AND {open_sql(_NOW_SQLITE)}"
 )
 # The history row first, while the status still tells whether this is the first delivery.
 _SENT_HISTORY_SQLITE = (
@@ -308,8 +308,7 @@ WITH starting AS (
     UPDATE invitation AS i SET delivery_state = 'SENDING', attempts = i.attempts + 1,
         message_id = starting.message_id,
         lease_expires_at = clock_timestamp() + make_interval(secs => starting.lease_seconds)
-    FROM starting WHERE i.id = starting.id AND starting.status IN ('NOT_SENT', 'SENT')
-        AND (starting.expires_at IS NULL OR starting.expires_at > clock_timestamp())
+    FROM starting WHERE i.id = starting.id AND {open_sql("clock_timestamp()", table="starting")}
     RETURNING i.id, i.inviter_id
 ), previous AS (
     SELECT i.id, i.status FROM invitation AS i

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 
@@ -119,7 +119,7 @@ class BulkOperation:
             nodes=[
                 BulkItemOutcome(
                     invitation_id=strawberry.ID(str(item.invitation_id)),
-                    code=ErrorCode(item.code),
+                    code=ErrorCode(cast(str, item.code)),  # a skipped item always has its code
                     message=item.message or "",
                 )
                 for item in page.rows

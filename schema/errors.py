@@ -8,40 +8,15 @@ and is masked as INTERNAL by schema.extensions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import Enum
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.utils.str_converters import to_camel_case
 
-from domain.errors import DomainError, Field
+from domain.errors import DomainError, ErrorCode, Field
 
-
-@strawberry.enum(description="Stable codes of user errors.")
-class ErrorCode(Enum):
-    INVALID_EMAIL = "INVALID_EMAIL"
-    DUPLICATE_INPUT = "DUPLICATE_INPUT"
-    ALREADY_INVITED = "ALREADY_INVITED"
-    CUSTOMER_EXISTS = "CUSTOMER_EXISTS"
-    TOO_MANY_RECIPIENTS = "TOO_MANY_RECIPIENTS"
-    MESSAGE_NOT_ALLOWED = "MESSAGE_NOT_ALLOWED"
-    MESSAGE_TOO_LONG = "MESSAGE_TOO_LONG"
-    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
-    INVITATIONS_DISABLED = "INVITATIONS_DISABLED"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_STATUS = "INVALID_STATUS"
-    INVITATION_NOT_VALID = "INVITATION_NOT_VALID"
-    INVITATION_EXPIRED = "INVITATION_EXPIRED"
-    EMAIL_MISMATCH = "EMAIL_MISMATCH"
-    REGISTRATION_BY_INVITATION_ONLY = "REGISTRATION_BY_INVITATION_ONLY"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
-    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 (an error code)
-    INVALID_INPUT = "INVALID_INPUT"
-    ALREADY_EXISTS = "ALREADY_EXISTS"
-    IN_USE = "IN_USE"
-    TEMPLATE_INVALID = "TEMPLATE_INVALID"
-    NOT_ALLOWED = "NOT_ALLOWED"
+# The domain's own enum, which each DomainError class carries a member of: a code is defined once.
+strawberry.enum(ErrorCode, description="Stable codes of user errors.")
 
 
 @strawberry.type(description="An expected refusal of (part of) a request.")
@@ -62,7 +37,7 @@ class UserError:
     ) -> UserError:
         """The user error of a domain refusal, at its GraphQL path (see `graphql_path`)."""
         return cls(
-            code=ErrorCode(error.code),
+            code=error.code,
             field=graphql_path(error.field, under=under, arguments=arguments),
             message=error.message,
         )

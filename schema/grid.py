@@ -9,6 +9,7 @@ import strawberry
 
 from domain import grid as m
 from domain.errors import InvalidInput
+from domain.ids import is_id
 from domain.validation import has_control_characters
 from models.invitation import DeliveryState, InvitationStatus
 from schema.errors import BadRequest
@@ -142,7 +143,7 @@ def decode_grid_cursor(cursor: str, field: m.SortField) -> tuple[Any, int]:
 
 def _plain_key_fits(key: object, key_type: type) -> bool:
     if key_type is int:
-        return isinstance(key, int) and not isinstance(key, bool) and 0 < key <= m.MAX_CURSOR_ID
+        return is_id(key)
     return (
         key_type is str
         and isinstance(key, str)

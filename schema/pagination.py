@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from domain.ids import is_id
 from schema.errors import BadRequest
 
 MAX_CURSOR_LENGTH = 4096  # a sort key may be a long non-ASCII e-mail, JSON-escaped
-MAX_ROW_ID = 2**63 - 1
 
 CursorKey = str | int | None
 
@@ -53,12 +53,7 @@ def decode_cursor(cursor: str) -> tuple[CursorKey, int]:
         key, row_id = json.loads(raw)
     except (ValueError, TypeError, binascii.Error, UnicodeError):
         raise BadRequest("The cursor is not valid: pass a cursor from a previous page.") from None
-    if (
-        not isinstance(row_id, int)
-        or isinstance(row_id, bool)
-        or not 0 < row_id <= MAX_ROW_ID
-        or not isinstance(key, str | int | None)
-    ):
+    if not is_id(row_id) or not isinstance(key, str | int | None):
         raise BadRequest("The cursor is not valid: pass a cursor from a previous page.")
     return key, row_id
 

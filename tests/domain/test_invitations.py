@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain import codes, invitations
+from domain import codes, ids, invitations
 from domain.clock import utcnow
 from domain.errors import AlreadyInvited
 from models.invitation import Invitation, InvitationStatus
@@ -64,7 +64,7 @@ async def test_the_link_carries_the_code_while_the_invitation_is_open() -> None:
      ("-3", None), ("+3", None), ("\u0663", None), ("", None), ("1" * 50, None)],
 )  # fmt: skip
 def test_parse_id(raw: str, parsed: int | None) -> None:
-    assert invitations.parse_id(raw) == parsed
+    assert ids.id_or_none(raw) == parsed
 
 
 def test_expiry_follows_the_lifetime_and_stays_on_the_calendar() -> None:

@@ -382,6 +382,13 @@ def cursor(position: list[Any]) -> str:
         ({"sort": {"field": "EMAIL"}, "after": cursor(["a\u0000", 1])}, None),
         ({"sort": {"field": "SENT_AT"}, "after": cursor(["2026-01-01T00:00:00", 1])}, None),
         ({"sort": {"field": "INVITEE_GROUP"}, "after": cursor([True, 1])}, None),
+        # Ids past the 32-bit id columns, as the row id or as the sort key: PostgreSQL refuses to
+        # compare them with a column, so they are refused before any query.
+        ({"after": cursor([1, 2**40])}, None),
+        ({"after": cursor([2**40, 1])}, None),
+        ({"sort": {"field": "EMAIL"}, "after": cursor(["a@example.com", 2**40])}, None),
+        ({"sort": {"field": "SENT_AT"}, "after": cursor([None, 2**40])}, None),
+        ({"sort": {"field": "WEBSITE"}, "after": cursor([2**40, 1])}, None),
         (
             {"filter": {"sentAt": {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}}},
             "INVALID_INPUT",

@@ -128,6 +128,31 @@ async def send(
     A refusal of the whole request raises; otherwise each address is judged on its own and the
     valid ones are created, each in its own transaction, even when others are refused.
     """
+    return await create_planned(
+        await plan_send(inviter=inviter, store=store, emails=emails, message=message)
+    )
+
+
+@dataclass(slots=True)
+class SendPlan:
+    """A judged request: the addresses to create and the ones refused so far.
+
+    Between the judging and the inserts another request may invite the same address: the unique
+    constraint then decides, and `create_planned` reports it as ALREADY_INVITED.
+    """
+
+    inviter: Customer
+    store: StoreView
+    settings: InvitationSettings
+    message: str | None
+    candidates: list[Candidate]
+    refused: dict[int, DomainError]
+
+
+async def plan_send(
+    *, inviter: Customer, store: StoreView, emails: Sequence[str], message: str | None
+) -> SendPlan:
+    """The checks of `send`: the request as a whole, each address, the daily quota."""
     if store.website_id != inviter.website_id:
         # A customer belongs to one website; its storefronts are the only ones they invite from.
         raise InvitationsDisabled("Invite from a store view of the website you belong to.")
@@ -135,6 +160,12 @@ async def send(
     message = _check_request(settings, emails, message)
     candidates, refused = await _judge_addresses(inviter, store, emails)
     await _check_quota(settings, inviter, len(candidates))
+    return SendPlan(inviter, store, settings, message, candidates, refused)
+
+
+async def create_planned(plan: SendPlan) -> SendOutcome:
+    """The inserts of `send`, each address in its own transaction."""
+    inviter, settings, refused = plan.inviter, plan.settings, dict(plan.refused)
     now = utcnow()
     expires_at = expiry(now, settings.lifetime_days)
     group_id = (
@@ -143,13 +174,13 @@ async def send(
         else None
     )
     created: dict[int, Invitation] = {}
-    for candidate in candidates:
+    for candidate in plan.candidates:
         try:
             created[candidate.index] = await _create(
                 inviter,
-                store,
+                plan.store,
                 candidate,
-                message,
+                plan.message,
                 group_id=group_id,
                 now=now,
                 expires_at=expires_at,

@@ -1,4 +1,4 @@
-"""Tortoise models and the domain rules that guard them."""
+"""The Tortoise tables (the rules that guard them live in domain/)."""
 
 from models.accounts import AccessToken, AdminUser, Customer, Permission, TokenKind
 from models.bulk import BulkOperation, BulkOperationItem

@@ -16,9 +16,11 @@ from tortoise.contrib.starlette import RegisterTortoise
 import events
 from api import health
 from api.body_limit import BodySizeLimit
+from api.outage import OutageGuard, ServiceOutage
 from api.schema import build_schema
 from api.view import GraphQLView
 from config import Settings
+from domain.outage import quiet_pool_reconnects
 from mailer.service import mailer_in_background
 from schema.extensions import quiet_expected_errors
 
@@ -42,9 +44,12 @@ def create_app(
     if run_mailer is None:
         run_mailer = manage_database and settings.mailer_in_process
     quiet_expected_errors()
+    quiet_pool_reconnects()
+    outage = ServiceOutage()
     graphql = GraphQLView(
         build_schema(settings),
         settings=settings,
+        outage=outage,
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -61,6 +66,7 @@ def create_app(
                     RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False)
                 )
             await stack.enter_async_context(events.running(settings.database_url))
+            stack.push_async_callback(outage.aclose)
             if run_mailer:
                 await stack.enter_async_context(mailer_in_background(settings))
             # What start-up built (the schema, the ORM's models) lives as long as the process:
@@ -73,9 +79,9 @@ def create_app(
             gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
             yield
 
-    return Starlette(
+    service = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", OutageGuard(graphql, outage), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
@@ -93,3 +99,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    service.state.outage = outage  # for /readyz
+    return service

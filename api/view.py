@@ -15,6 +15,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.outage import ServiceOutage
 from api.store_views import StoreViewCache
 from config import Settings
 from domain.tokens import authenticate
@@ -68,9 +69,12 @@ class GraphQLView(GraphQL[Context, None]):
         except TypeError:  # a lone surrogate, which orjson refuses and json escapes
             return super().encode_json(data)  # type: ignore[return-value]
 
-    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, settings: Settings, outage: ServiceOutage, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
+        self.outage = outage
         self.rate_limits = rate_limits(settings)
         self.store_views = StoreViewCache()
 
@@ -90,6 +94,7 @@ class GraphQLView(GraphQL[Context, None]):
             principal=principal,
             bad_token=token is not None and principal is None,
             rate_limits=self.rate_limits,
+            outage=self.outage,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from schema import outage
 from schema.errors import INTERNAL_CODE, BadRequest
 
 logger = logging.getLogger("invitations.graphql")
@@ -52,7 +53,11 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """Replaces unexpected errors by a fixed message with extensions.code INTERNAL; logs them."""
+    """Replaces unexpected errors by a fixed message with extensions.code INTERNAL; logs them.
+
+    A result with an error of an unreachable database becomes the outage answer instead
+    (schema.outage).
+    """
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message="Internal server error.")
@@ -61,8 +66,13 @@ class MaskUnexpectedErrors(MaskErrors):
         # As Strawberry's, without its isinstance check against a runtime Protocol (which only
         # asks for an `errors` attribute, and costs every request about 7 µs).
         errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)
+        if not errors:
+            return
+        unreachable = outage.database_error(errors)
+        if unreachable is not None:  # not a bug: answered 503, logged once per outage
+            outage.refuse(result, self.execution_context.context, unreachable)
+            return
+        result.errors = self._process_errors(errors)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         logger.error("unexpected error at %s", error.path, exc_info=error.original_error)

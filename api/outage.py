@@ -39,7 +39,7 @@ class ServiceOutage(Outage):
     """The outage record of one app: its start also starts the probe that ends it."""
 
     def __init__(self) -> None:
-        super().__init__(logger, "answering 503")
+        super().__init__(logger, "answering 503", refuses=True)
         self._watch: asyncio.Task[None] | None = None
 
     def begin(self, error: BaseException) -> bool:

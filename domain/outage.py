@@ -60,14 +60,21 @@ async def database_answers(timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
 class Outage:
     """The outage under way, if any, of one process's database: started and ended once each.
 
-    `what` names, in the two log lines, what the process does meanwhile ("answering 503").
+    `what` names, in the two log lines, what the process does meanwhile ("answering 503"); a
+    process that `refuses` requests meanwhile counts them, and says how many in the second.
     """
 
     def __init__(
-        self, logger: logging.Logger, what: str, clock: Callable[[], float] = time.monotonic
+        self,
+        logger: logging.Logger,
+        what: str,
+        *,
+        refuses: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._logger = logger
         self._what = what
+        self._refuses = refuses
         self._clock = clock
         self._started: float | None = None
         self.refused = 0
@@ -95,9 +102,12 @@ class Outage:
             return
         seconds = self._clock() - self._started
         self._started = None
-        self._logger.warning(
-            "database back after %.1f s; %d requests refused meanwhile", seconds, self.refused
-        )
+        if self._refuses:
+            self._logger.warning(
+                "database back after %.1f s; %d requests refused meanwhile", seconds, self.refused
+            )
+        else:
+            self._logger.warning("database back after %.1f s", seconds)
 
     async def wait_for_database(self, interval: float = PROBE_INTERVAL_SECONDS) -> None:
         """Probe until the database answers, then end the outage."""

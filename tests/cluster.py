@@ -7,9 +7,12 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
 
+import asyncpg
 import pytest
 
 from config import Settings
@@ -32,6 +35,33 @@ def stop_database() -> None:
 def start_database() -> None:
     """Start it again; returns once it accepts connections."""
     subprocess.run([PG_CTL, "start"], check=True, capture_output=True)
+
+
+@asynccontextmanager
+async def durable_commits(database_url: str) -> AsyncIterator[None]:
+    """synchronous_commit on, as in production, for the block.
+
+    .ci/with-postgres runs the cluster with it off, for speed: then a killed server forgets the
+    commits of its last few hundred milliseconds, and a mailer's "delivered" acknowledged by the
+    server may be lost, which would be counted as the mailer's duplicate.
+    """
+    await _set_synchronous_commit(database_url, "on")
+    try:
+        yield
+    finally:
+        await _set_synchronous_commit(database_url, None)
+
+
+async def _set_synchronous_commit(database_url: str, value: str | None) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        if value is None:
+            await connection.execute("ALTER SYSTEM RESET synchronous_commit")
+        else:
+            await connection.execute(f"ALTER SYSTEM SET synchronous_commit = {value}")
+        await connection.execute("SELECT pg_reload_conf()")
+    finally:
+        await connection.close()
 
 
 def environment(settings: Settings, **extra: str) -> dict[str, str]:

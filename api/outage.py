@@ -62,8 +62,19 @@ def media_type(accept: str) -> str:
     return GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json"
 
 
+def _accept(scope: Scope) -> str:
+    return str(dict(scope.get("headers") or ()).get(b"accept", b"").decode("latin-1"))
+
+
+def _in_media_type(start: Message, scope: Scope) -> Message:
+    """The view's 503 answer, in the media type the client asked for."""
+    headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() != b"content-type"]
+    headers.append((b"content-type", media_type(_accept(scope)).encode()))
+    return {**start, "headers": headers}
+
+
 async def _unavailable(scope: Scope, send: Send) -> None:
-    accept = dict(scope.get("headers") or ()).get(b"accept", b"").decode("latin-1")
+    accept = _accept(scope)
     await send(
         {
             "type": "http.response.start",
@@ -97,7 +108,10 @@ class OutageGuard:
 
         async def sending(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] == 503:  # a resolver found the database out (schema.outage)
+                    message = _in_media_type(message, scope)
             await send(message)
 
         try:

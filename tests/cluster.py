@@ -39,27 +39,25 @@ def start_database() -> None:
 
 @asynccontextmanager
 async def durable_commits(database_url: str) -> AsyncIterator[None]:
-    """synchronous_commit on, as in production, for the block.
+    """synchronous_commit on, as in production, for sessions that start in the block.
 
     .ci/with-postgres runs the cluster with it off, for speed: then a killed server forgets the
     commits of its last few hundred milliseconds, and a mailer's "delivered" acknowledged by the
-    server may be lost, which would be counted as the mailer's duplicate.
+    server may be lost, which would be counted as the mailer's duplicate. (A database's setting
+    outranks the server's command line, which ALTER SYSTEM does not.)
     """
-    await _set_synchronous_commit(database_url, "on")
+    await _set_synchronous_commit(database_url, "SET synchronous_commit = on")
     try:
         yield
     finally:
-        await _set_synchronous_commit(database_url, None)
+        await _set_synchronous_commit(database_url, "RESET synchronous_commit")
 
 
-async def _set_synchronous_commit(database_url: str, value: str | None) -> None:
+async def _set_synchronous_commit(database_url: str, change: str) -> None:
     connection = await asyncpg.connect(database_url)
     try:
-        if value is None:
-            await connection.execute("ALTER SYSTEM RESET synchronous_commit")
-        else:
-            await connection.execute(f"ALTER SYSTEM SET synchronous_commit = {value}")
-        await connection.execute("SELECT pg_reload_conf()")
+        name = await connection.fetchval("SELECT current_database()")
+        await connection.execute(f'ALTER DATABASE "{name}" {change}')
     finally:
         await connection.close()
 

@@ -9,7 +9,9 @@ end from a probe (`SELECT 1`) a few times a second, so they resume well within a
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import time
 from collections.abc import Callable
 
@@ -23,7 +25,9 @@ PROBE_TIMEOUT_SECONDS = 1.0
 # asyncpg's errors that say the server is gone, shutting down or not up yet (SQLSTATE classes 08
 # and 57P0x), and the client-side ones raised on a connection it closed meanwhile.
 _UNAVAILABLE = (
-    OSError,  # refused, reset, unreachable, and TimeoutError
+    ConnectionError,  # refused, reset, aborted
+    TimeoutError,
+    socket.gaierror,  # the host name does not resolve
     DBConnectionError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
@@ -33,12 +37,23 @@ _UNAVAILABLE = (
 )
 
 
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+
+
+def _network_down(error: BaseException) -> bool:
+    """An OSError of the network; not one of files (a missing time zone is IsADirectoryError)."""
+    if type(error) is not OSError:
+        return False
+    # asyncio's connect to a name with several addresses: "Multiple exceptions: ..."
+    return error.errno in _NETWORK_ERRNOS or str(error).startswith("Multiple exceptions")
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether `error`, or one it was raised from, says the database cannot be reached."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, _UNAVAILABLE):
+        if isinstance(current, _UNAVAILABLE) or _network_down(current):
             return True
         # ("another operation is in progress" is an InterfaceError too, and a bug)
         if isinstance(current, asyncpg.InterfaceError) and "closed" in str(current):

@@ -29,7 +29,12 @@ def database_error(errors: Sequence[GraphQLError]) -> BaseException | None:
     """The first of these errors that says the database is unreachable, if any."""
     for error in errors:
         original = error.original_error
-        if original is not None and is_database_unavailable(original):
+        # (an expected error, a GraphQLError, is the client's even when raised from an OSError)
+        if (
+            original is not None
+            and not isinstance(original, GraphQLError)
+            and is_database_unavailable(original)
+        ):
             return original
     return None
 

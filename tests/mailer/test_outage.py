@@ -8,6 +8,7 @@ database). Then a `worker` process whose PostgreSQL server is killed and started
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 import time
@@ -56,7 +57,9 @@ def test_errors_that_mean_the_database_is_unreachable() -> None:
     assert is_database_unavailable(asyncpg.InterfaceError("connection is closed"))
     assert not is_database_unavailable(asyncpg.InterfaceError("another operation is in progress"))
     assert not is_database_unavailable(OperationalError("syntax error at or near"))
+    assert is_database_unavailable(OSError(errno.EHOSTUNREACH, "No route to host"))
     assert not is_database_unavailable(ValueError("a bug"))
+    assert not is_database_unavailable(IsADirectoryError(21, "/usr/share/zoneinfo/America"))
 
 
 def test_an_outage_is_logged_when_it_starts_and_when_it_ends(

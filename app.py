@@ -16,9 +16,11 @@ from tortoise.contrib.starlette import RegisterTortoise
 import events
 from api import health
 from api.body_limit import BodySizeLimit
+from api.outage import OutageGuard, ServiceOutage
 from api.schema import build_schema
 from api.view import GraphQLView
 from config import Settings
+from domain.outage import quiet_pool_reconnects
 from mailer.service import mailer_in_background
 from schema.extensions import quiet_expected_errors
 
@@ -40,9 +42,12 @@ def create_app(
     if run_mailer is None:
         run_mailer = manage_database and settings.mailer_in_process
     quiet_expected_errors()
+    quiet_pool_reconnects()
+    outage = ServiceOutage()
     graphql = GraphQLView(
         build_schema(settings),
         settings=settings,
+        outage=outage,
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -60,16 +65,17 @@ def create_app(
                     RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False)
                 )
             await stack.enter_async_context(events.running(settings.database_url))
+            stack.push_async_callback(outage.aclose)
             if run_mailer:
                 await stack.enter_async_context(mailer_in_background(settings))
             if started is not None:
                 started()
             yield
 
-    return Starlette(
+    service = Starlette(
         routes=[
             # Every method: the view answers those it refuses in JSON (405), as the rest.
-            Route("/graphql", graphql),
+            Route("/graphql", OutageGuard(graphql, outage)),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
@@ -87,3 +93,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    service.state.outage = outage  # for /readyz
+    return service

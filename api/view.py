@@ -17,6 +17,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_res
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.outage import ServiceOutage
 from api.responses import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -160,9 +161,12 @@ class GraphQLView(GraphQL[Context, None]):
                     response.headers["www-authenticate"] = "Bearer"
         return response
 
-    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, settings: Settings, outage: ServiceOutage, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
+        self.outage = outage
         self.rate_limits = rate_limits(settings)
         self.store_views = StoreViewCache()
 
@@ -182,6 +186,7 @@ class GraphQLView(GraphQL[Context, None]):
             principal=principal,
             bad_token=token is not None and principal is None,
             rate_limits=self.rate_limits,
+            outage=self.outage,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

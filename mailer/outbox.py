@@ -380,6 +380,22 @@ async def release(rows: Sequence[Claimed], *, delay_seconds: float = 0.0) -> Non
         )
 
 
+async def put_back(rows: Sequence[Claimed]) -> None:
+    """Give rows never handed to the server back as they were claimed, due at once.
+
+    After the database went away, a row's `start_sending` may or may not have been written:
+    its state, attempts and Message-ID go back to what the claim read, whichever it was.
+    """
+    for row in rows:
+        state = DeliveryState.SENDING if row.in_doubt else DeliveryState.QUEUED
+        await _record(
+            row,
+            "UPDATE invitation SET delivery_state = ?, attempts = ?, message_id = ?,"
+            f" next_attempt_at = NULL, {_CLEAR_LEASE} {_FENCE}",
+            [state.value, row.attempts, row.message_id, row.id, row.lease_id],
+        )
+
+
 async def queue_depth() -> int:
     """Rows waiting to be sent or being sent."""
     rows = await _client().execute_query_dict(

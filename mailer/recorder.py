@@ -12,7 +12,9 @@ Each write stays fenced by its own row's lease and reports whether it matched, e
 single-row writes of mailer.outbox. When a group fails as a whole (a deadlock with another writer's
 count-trigger updates on PostgreSQL, a locked SQLite file past its timeout), nothing of it was
 written, and each of its writes is retried on its own, so one row's problem is reported to that
-row's lane only. The SQL is mailer.outbox's (`record`): a single write is a group of one.
+row's lane only (unless the database is unreachable: then every write of the group fails with
+that error, and the lanes ride the outage out, see mailer.outage). The SQL is mailer.outbox's
+(`record`): a single write is a group of one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from domain.outage import is_database_unavailable
 from mailer import outbox
 from mailer.outbox import Claimed, Record
 
@@ -75,8 +78,10 @@ async def _write_group(group: list[_Write]) -> None:
     try:
         matched = await outbox.record([write.record for write in group])
     except Exception as error:  # each write is retried alone just below
-        if len(group) == 1:
-            _settle(group[0], error=error)
+        if len(group) == 1 or is_database_unavailable(error):
+            # (alone, they would fail alike: their lanes wait for the database instead)
+            for write in group:
+                _settle(write, error=error)
             return
         logger.warning("a group of %d mailer writes failed, writing each alone", len(group))
         for write in group:

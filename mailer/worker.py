@@ -8,21 +8,32 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from config import DeliveryPolicy, Settings
 from domain import sending_switch
 from domain.clock import utcnow
 from domain.expiry import ExpirySweeper
 from domain.mail_queue import wait_for_mail
+from domain.outage import (
+    PROBE_INTERVAL_SECONDS,
+    Outage,
+    database_answers,
+    is_database_unavailable,
+    quiet_pool_reconnects,
+)
 from mailer import compose, metrics, outbox
-from mailer.message import build
+from mailer.message import InvitationMail, build
+from mailer.outage import NotHandedOver, keep_trying
 from mailer.outbox import Claimed
 from mailer.recorder import Recorder
 from mailer.transport import Permanent, Transient, Transport, UnknownOutcome, Unreachable
 from models.invitation import DeliveryState
 
 logger = logging.getLogger("invitations.mailer")
+T = TypeVar("T")
 
 MAX_BACKOFF_SECONDS = 6 * 3600
 NOT_OPEN = "Not sent: the invitation was canceled, accepted or expired before its e-mail went out."
@@ -49,17 +60,6 @@ class Recording:
     written: asyncio.Future[bool]
 
 
-async def _counted(recording: Recording | None) -> None:
-    """Wait for a delivery's record and count it."""
-    if recording is None:
-        return
-    try:
-        if await recording.written:
-            metrics.SENT.inc()
-    except Exception:  # the row stays SENDING under its lease: rescued as in doubt
-        logger.exception("recording the delivery of invitation %s failed", recording.row.id)
-
-
 class Mailer:
     """Sends the outbox until stopped; any number may run on one database."""
 
@@ -80,21 +80,35 @@ class Mailer:
         )
         self._next_sweep = 0.0
         self._stopping = asyncio.Event()
+        self.outage = Outage(logger, "mailer paused")
+        # Claimed rows never handed to the server, to put back once the database answers again.
+        self._to_put_back: list[Claimed] = []
 
     def stop(self) -> None:
         """Finish the messages under way, give the rest of the batch back, then return."""
         self._stopping.set()
 
     async def run(self) -> None:
+        quiet_pool_reconnects()
         while not self._stopping.is_set():
             await self._sweep_when_due()
             try:
                 result = await self.run_once()
-            except Exception:  # a database outage must not end the loop: log, wait, try again
-                logger.exception("mailer batch failed")
+            except Exception as error:  # an outage must not end the loop: wait, try again
+                if is_database_unavailable(error):
+                    self.outage.begin(error)
+                else:
+                    logger.exception("mailer batch failed")
                 result = BatchResult(claimed=0)
-            if result.claimed == 0 or result.server_unreachable:
+            if self.outage.down or self._to_put_back:
+                await self._ride_out()
+            elif result.claimed == 0 or result.server_unreachable:
                 await self._idle()
+        if self._to_put_back:
+            logger.warning(
+                "stopped during a database outage: %d claimed rows wait for their lease to end",
+                len(self._to_put_back),
+            )
 
     async def _sweep_when_due(self) -> None:
         """Store the expiries that have happened, every expiry_sweep_seconds."""
@@ -114,38 +128,129 @@ class Mailer:
         if settings.sending_paused or await sending_switch.is_paused():
             return BatchResult(claimed=0)
         rows = await outbox.claim(settings.mailer_batch_size, settings.mailer_lease_seconds)
-        metrics.QUEUE_DEPTH.set(await outbox.queue_depth())
-        if not rows:
+        try:
+            metrics.QUEUE_DEPTH.set(await outbox.queue_depth())
+            batch = await compose.load(rows, secret=settings.secret_key) if rows else None
+        except Exception as error:
+            if is_database_unavailable(error):
+                self._to_put_back.extend(rows)
+            raise
+        if batch is None:
             return BatchResult(claimed=0)
-        batch = await compose.load(rows, secret=settings.secret_key)
         pending = deque(rows)
         unreachable = asyncio.Event()
+        not_sent: list[Claimed] = []
 
         async def lane() -> None:
             recording: Recording | None = None
-            while pending and not (self._stopping.is_set() or unreachable.is_set()):
+            while pending and not (
+                self._stopping.is_set() or unreachable.is_set() or self.outage.down
+            ):
                 row = pending.popleft()
                 try:
                     sent = await self._send(row, batch, unreachable)
-                except Exception:  # one row's bookkeeping failure must not stop the others
-                    logger.exception("sending invitation %s failed", row.id)
+                except NotHandedOver as error:  # the database is gone: stop claiming from it
+                    self.outage.begin(error.__cause__ or error)
+                    not_sent.append(row)
+                    sent = None
+                except Exception as error:  # one row's bookkeeping failure must not stop the others
+                    if is_database_unavailable(error):
+                        self.outage.begin(error)
+                    else:
+                        logger.exception("sending invitation %s failed", row.id)
                     sent = None
                 # The previous row's delivery went into the same write as this row's SENDING
                 # (or its own, when this row never got that far): it is recorded by now.
-                await _counted(recording)
+                await self._counted(recording)
                 recording = sent
-            await _counted(recording)
+            await self._counted(recording)
 
         await asyncio.gather(*(lane() for _ in range(min(self.lanes, len(rows)))))
-        if pending:
+        if self.outage.down:
+            self._to_put_back.extend([*not_sent, *pending])
+        elif pending:
             delay = settings.mailer_retry_base_seconds if unreachable.is_set() else 0.0
             await outbox.release(list(pending), delay_seconds=delay)
         return BatchResult(claimed=len(rows), server_unreachable=unreachable.is_set())
 
+    async def _counted(self, recording: Recording | None) -> None:
+        """Wait for a delivery's record and count it; written again while the database is out."""
+        if recording is None:
+            return
+        row = recording.row
+        first = [recording.written]
+
+        def write() -> Awaitable[bool]:
+            return first.pop() if first else self.recorder.delivered(row)
+
+        try:
+            if await self._outcome(write):
+                metrics.SENT.inc()
+        except Exception:  # the row stays SENDING under its lease: rescued as in doubt
+            logger.exception("recording the delivery of invitation %s failed", row.id)
+
+    async def _outcome(self, write: Callable[[], Awaitable[T]]) -> T:
+        """An outcome's write, kept and tried again while the database is unreachable (for up to
+        the lease, which the server's answer came well within)."""
+        return await keep_trying(
+            write, within=self.settings.mailer_lease_seconds, outage=self.outage
+        )
+
     async def _send(
         self, row: Claimed, batch: compose.Batch, unreachable: asyncio.Event
     ) -> Recording | None:
-        """Send one row and record the outcome; a delivery's record is returned still under way."""
+        """Send one row and record the outcome; a delivery's record is returned still under way.
+
+        Raises NotHandedOver when the database went away before the server had the message.
+        """
+        settings = self.settings
+        try:
+            started_sending = await self._start(row, batch)
+        except Exception as error:
+            if is_database_unavailable(error):
+                raise NotHandedOver(row) from error
+            raise
+        if started_sending is None:
+            return None
+        mail, data = started_sending
+        attempt = row.attempts + 1
+        started = time.perf_counter()
+        try:
+            await self.transport.send(mail.sender.email, mail.recipient, data)
+        except Unreachable as error:
+            unreachable.set()
+            logger.warning("SMTP server unreachable: %s", error.reason)
+            try:
+                await outbox.give_back(row, delay_seconds=settings.mailer_retry_base_seconds)
+            except Exception as failure:
+                if is_database_unavailable(failure):
+                    raise NotHandedOver(row) from failure
+                raise
+        except Permanent as error:
+            reason = error.reason
+            await self._outcome(lambda: self._settle(row, DeliveryState.FAILED, reason))
+        except Transient as error:
+            reason = error.reason
+            await self._outcome(
+                lambda: self._retry(row, attempt, reason, exhausted=DeliveryState.FAILED)
+            )
+        except UnknownOutcome as error:
+            reason = error.reason
+            if settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE:
+                await self._outcome(lambda: self._settle(row, DeliveryState.UNKNOWN, reason))
+            else:
+                await self._outcome(
+                    lambda: self._retry(row, attempt, reason, exhausted=DeliveryState.UNKNOWN)
+                )
+        else:
+            metrics.SEND_SECONDS.observe(time.perf_counter() - started)
+            return Recording(row, self.recorder.delivered(row))
+        return None
+
+    async def _start(
+        self, row: Claimed, batch: compose.Batch
+    ) -> tuple[InvitationMail, bytes] | None:
+        """Mark the row SENDING and build its message; None when it is settled instead."""
         settings = self.settings
         if row.in_doubt and (
             settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE
@@ -166,27 +271,24 @@ class Mailer:
             state = DeliveryState.UNKNOWN if row.in_doubt else DeliveryState.FAILED
             await outbox.settle(row, state, NOT_OPEN)
             return None
-        attempt = row.attempts + 1
-        started = time.perf_counter()
-        try:
-            await self.transport.send(mail.sender.email, mail.recipient, data)
-        except Unreachable as error:
-            unreachable.set()
-            logger.warning("SMTP server unreachable: %s", error.reason)
-            await outbox.give_back(row, delay_seconds=settings.mailer_retry_base_seconds)
-        except Permanent as error:
-            await self._settle(row, DeliveryState.FAILED, error.reason)
-        except Transient as error:
-            await self._retry(row, attempt, error.reason, exhausted=DeliveryState.FAILED)
-        except UnknownOutcome as error:
-            if settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE:
-                await self._settle(row, DeliveryState.UNKNOWN, error.reason)
-            else:
-                await self._retry(row, attempt, error.reason, exhausted=DeliveryState.UNKNOWN)
-        else:
-            metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-            return Recording(row, self.recorder.delivered(row))
-        return None
+        return mail, data
+
+    async def _ride_out(self) -> None:
+        """Wait for the database, then put back the rows never handed to the server."""
+        while not self._stopping.is_set():
+            if await database_answers():
+                self.outage.end()
+                try:
+                    await outbox.put_back(self._to_put_back)
+                except Exception as error:
+                    if is_database_unavailable(error):
+                        self.outage.begin(error)
+                        continue
+                    logger.exception("putting back %d rows failed", len(self._to_put_back))
+                self._to_put_back.clear()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), PROBE_INTERVAL_SECONDS)
 
     async def _retry(
         self, row: Claimed, attempt: int, reason: str, *, exhausted: DeliveryState

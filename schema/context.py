@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from config import Settings
+from domain.outage import Outage
 from domain.tokens import Principal
 from models.accounts import AdminUser, Customer, Permission
 from models.store import StoreView
@@ -60,6 +61,8 @@ class Context:
     # A token was presented but is unknown, expired or revoked.
     bad_token: bool = False
     loaders: Loaders = field(default_factory=Loaders)
+    # The app's record of a database outage (api.outage), told of one a resolver ran into.
+    outage: Outage | None = None
     # The connection_init payload of a WebSocket connection (set by Strawberry).
     connection_params: dict[str, object] | None = None
 

@@ -3,6 +3,7 @@ unexpected errors, and hiding the schema's names from error messages in producti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from schema import outage
 from schema.errors import INTERNAL_CODE, BadRequest
 
 logger = logging.getLogger("invitations.graphql")
@@ -51,10 +53,28 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """Replaces unexpected errors by a fixed message with extensions.code INTERNAL; logs them."""
+    """Replaces unexpected errors by a fixed message with extensions.code INTERNAL; logs them.
+
+    A result with an error of an unreachable database becomes the outage answer instead
+    (schema.outage).
+    """
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message="Internal server error.")
+
+    def on_operation(self) -> Iterator[None]:
+        # Strawberry's masking runs after the operation; an unreachable database is answered
+        # before it (503, logged once per outage), as it is not a bug to mask.
+        masking = super().on_operation()
+        next(masking)
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        unreachable = outage.database_error(errors) if errors else None
+        if unreachable is not None:
+            outage.refuse(result, self.execution_context.context, unreachable)
+        with contextlib.suppress(StopIteration):
+            next(masking)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         logger.error("unexpected error at %s", error.path, exc_info=error.original_error)

@@ -37,7 +37,10 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     name = f"invitations_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(url)
     await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
     yield url.rsplit("/", 1)[0] + "/" + name
+    # A new connection: the outage tests restart the server meanwhile.
+    admin = await asyncpg.connect(url)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
 

@@ -53,12 +53,12 @@ def error_body(message: str, code: str = "BAD_REQUEST") -> dict[str, Any]:
 
 # Errors whose code has its own HTTP status when the whole request is refused before execution
 # (application/graphql-response+json only).
-_STATUS_OF_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+_STATUS_OF_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "SERVICE_UNAVAILABLE": 503}
 
 
 def status_of(errors: list[Any]) -> int:
-    """The status of a graphql-response+json answer without data: 401 or 403 when every error
-    says so, else 400."""
+    """The status of a graphql-response+json answer without data: 401, 403 or 503 when every
+    error says so, else 400."""
     codes = {(error.get("extensions") or {}).get("code") for error in errors}
     if len(codes) == 1:
         return _STATUS_OF_CODE.get(str(next(iter(codes))), 400)

@@ -12,6 +12,7 @@ from models.invitation import (
 )
 from models.invitation_counts import InvitationCount
 from models.store import CustomerGroup, EmailTemplate, StoreView, Website
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessToken",
@@ -31,5 +32,7 @@ __all__ = [
     "Referral",
     "StoreView",
     "TokenKind",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Website",
 ]

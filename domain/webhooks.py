@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,12 +17,12 @@ from typing import Any
 
 import orjson
 
-from domain import webhook_secrets, webhook_urls
+from domain import sql, webhook_secrets, webhook_urls
 from domain.clock import utcnow
 from domain.errors import InvalidInput, InvalidStatus, NotFound
 from domain.ids import parse_id
 from domain.pagination import Ordering, Page, fetch_ordered_page
-from models.invitation import Invitation
+from models.invitation import InvitationStatus
 from models.webhooks import (
     WebhookDelivery,
     WebhookDeliveryState,
@@ -192,81 +191,110 @@ async def redeliver(*, raw_id: str) -> WebhookDelivery:
 
 # ---------------------------------------------------------------- events
 
-
-def _at(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _id(value: int | None) -> str | None:
-    return str(value) if value is not None else None
-
-
-def body(event: WebhookEventType, invitation: dict[str, Any], *, at: datetime) -> str:
-    """The JSON body of WEBHOOKS.md for an invitation read by `record`."""
-    return orjson.dumps(
-        {
-            "type": event.value,
-            "timestamp": at.isoformat(),
-            "data": {
-                "invitation": {
-                    "id": str(invitation["id"]),
-                    "email": invitation["email"],
-                    "status": str(invitation["status"]),
-                    "storeView": invitation["store_view__code"],
-                    "website": invitation["website__code"],
-                    "inviterCustomerId": _id(invitation["inviter_id"]),
-                    "inviteeCustomerId": _id(invitation["invitee_id"]),
-                    "createdAt": _at(invitation["created_at"]),
-                    "sentAt": _at(invitation["sent_at"]),
-                    "acceptedAt": _at(invitation["accepted_at"]),
-                    "expiresAt": _at(invitation["expires_at"]),
-                }
-            },
-        }
-    ).decode("utf-8")
+# The status whose history row an event goes with (a reopened invitation's NOT_SENT has none).
+STATUS_EVENTS = {
+    InvitationStatus.SENT: WebhookEventType.INVITATION_SENT,
+    InvitationStatus.ACCEPTED: WebhookEventType.INVITATION_ACCEPTED,
+    InvitationStatus.CANCELED: WebhookEventType.INVITATION_CANCELED,
+    InvitationStatus.EXPIRED: WebhookEventType.INVITATION_EXPIRED,
+}
 
 
-_BODY_FIELDS = (
-    "id",
-    "email",
-    "status",
-    "store_view__code",
-    "website__code",
-    "inviter_id",
-    "invitee_id",
-    "created_at",
-    "sent_at",
-    "accepted_at",
-    "expires_at",
-)
+def _iso(postgres: bool, column: str) -> str:
+    """A stored datetime as the body spells it: ISO-8601 with microseconds and +00:00."""
+    if postgres:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+    # Tortoise stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff+00:00".
+    return f"replace({column}, ' ', 'T')"
 
 
-async def record(event: WebhookEventType, invitation_ids: Iterable[int]) -> int:
-    """One delivery per subscribed, enabled endpoint and invitation, bodies as the invitations
-    read now; how many rows were written. Call it inside the change's transaction (after the
-    change, so the body shows it): the ORM's statements here join that transaction."""
-    ids = sorted(set(invitation_ids))
-    if not ids:
-        return 0
-    subscribed = [
-        endpoint
-        for endpoint in await WebhookEndpoint.filter(enabled=True).only("id", "events")
-        if event.value in endpoint.events
-    ]
-    if not subscribed:
-        return 0
-    rows = await Invitation.filter(id__in=ids).values(*_BODY_FIELDS)
-    now = utcnow()
-    deliveries = [
-        WebhookDelivery(
-            endpoint_id=endpoint.id,
-            webhook_id=f"msg_{uuid.uuid4().hex}",
-            event=event,
-            body=body(event, row, at=now),
-            created_at=now,
+def insert_sql(postgres: bool, *, event: str, source: str, where: str) -> str:
+    """One INSERT … SELECT of a delivery per subscribed, enabled endpoint and invitation row of
+    `source` (aliased `i`, with the invitation's columns) that `where` picks, its body built by
+    the database from the rows as they read inside the caller's transaction. `event` is the
+    event type's SQL: a parameter, or a literal."""
+    build = "json_build_object" if postgres else "json_object"
+    invitation = ", ".join(
+        [
+            "'id', CAST(i.id AS TEXT)",
+            "'email', i.email",
+            "'status', i.status",
+            "'storeView', sv.code",
+            "'website', w.code",
+            "'inviterCustomerId', CAST(i.inviter_id AS TEXT)",
+            "'inviteeCustomerId', CAST(i.invitee_id AS TEXT)",
+            f"'createdAt', {_iso(postgres, 'i.created_at')}",
+            f"'sentAt', {_iso(postgres, 'i.sent_at')}",
+            f"'acceptedAt', {_iso(postgres, 'i.accepted_at')}",
+            f"'expiresAt', {_iso(postgres, 'i.expires_at')}",
+        ]
+    )
+    if postgres:
+        now, at = "clock_timestamp()", _iso(True, "clock_timestamp()")
+        webhook_id = "'msg_' || replace(gen_random_uuid()::text, '-', '')"
+        subscribed = f"e.events::jsonb @> jsonb_build_array({event})"
+    else:
+        now = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00')"
+        at = "(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00')"
+        webhook_id = "'msg_' || lower(hex(randomblob(16)))"
+        subscribed = f"EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = {event})"
+    body = (
+        f"{build}('type', {event}, 'timestamp', {at}, 'data', "
+        f"{build}('invitation', {build}({invitation})))"
+    )
+    # Fixed pieces only: the values are parameters.
+    return (
+        "INSERT INTO webhook_delivery (endpoint_id, webhook_id, event, body, state, attempts,"
+        " created_at)"
+        f" SELECT e.id, {webhook_id}, {event}, CAST({body} AS TEXT), 'PENDING', 0, {now}"
+        f" FROM {source} JOIN store_view AS sv ON sv.id = i.store_view_id"
+        " JOIN website AS w ON w.id = i.website_id CROSS JOIN webhook_endpoint AS e"
+        f" WHERE {where} AND e.enabled AND {subscribed} ORDER BY i.id, e.id"
+    )
+
+
+def _record_sql(postgres: bool) -> str:
+    """`insert_sql` for the invitations of the given ids. Parameters: the event type, then the
+    ids (PostgreSQL: an array; SQLite: a JSON array)."""
+    if postgres:
+        return insert_sql(
+            True, event="$1::text", source="invitation AS i", where="i.id = ANY($2::bigint[])"
         )
-        for row in rows
-        for endpoint in subscribed
-    ]
-    await WebhookDelivery.bulk_create(deliveries)
-    return len(deliveries)
+    return insert_sql(
+        False,
+        event="?1",
+        source="invitation AS i",
+        where="i.id IN (SELECT value FROM json_each(?2))",
+    )
+
+
+RECORD_SQLITE = _record_sql(postgres=False)
+RECORD_POSTGRES = _record_sql(postgres=True)
+
+
+def record_parameters(
+    event: WebhookEventType, invitation_ids: Iterable[int], *, postgres: bool
+) -> list[Any]:
+    ids = sorted(set(invitation_ids))
+    return [event.value, ids if postgres else orjson.dumps(ids).decode("ascii")]
+
+
+async def record(event: WebhookEventType, invitation_ids: Iterable[int]) -> None:
+    """The event's deliveries for these invitations (see _record_sql). Call it inside the
+    transaction of the change it reports, after the change, so the body shows it."""
+    ids = list(invitation_ids)
+    if not ids:
+        return
+    db = sql.client()
+    postgres = sql.is_postgres(db)
+    await db.execute_query(
+        RECORD_POSTGRES if postgres else RECORD_SQLITE,
+        record_parameters(event, ids, postgres=postgres),
+    )
+
+
+async def status_changed(status: InvitationStatus, invitation_ids: Iterable[int]) -> None:
+    """The event of a status change whose history row was just written, if it has one."""
+    event = STATUS_EVENTS.get(status)
+    if event is not None:
+        await record(event, invitation_ids)

@@ -237,7 +237,9 @@ class WebhookSender:
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; how many rows were claimed."""
-        lease = self.settings.webhook_timeout_seconds * 4 + self.settings.mailer_lease_seconds
+        # Long enough for the whole batch to one endpoint, one `concurrency` wave after another.
+        waves = -(-self.batch_size // self.settings.webhook_concurrency_per_endpoint)
+        lease = self.settings.mailer_lease_seconds + waves * self.settings.webhook_timeout_seconds
         rows = await claim(self.batch_size, lease)
         if not rows:
             return 0

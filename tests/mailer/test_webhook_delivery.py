@@ -4,11 +4,15 @@ signature with the `standardwebhooks` library."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -33,7 +37,9 @@ from models.webhooks import (
 )
 from tests.helpers import TEST_SECRET, make_customer
 from tests.invitation_factories import make_invitation
+from tests.mailer.conftest import SmtpServer
 
+ROOT = Path(__file__).resolve().parents[2]
 KEYS = webhooks.Keys(secret_key=TEST_SECRET, allow_private=True)
 HANG = -1
 
@@ -45,10 +51,12 @@ class Receiver:
     url: str = ""
     script: deque[int] = field(default_factory=deque)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def endpoint(self, request: Request) -> Response:
         body = await request.body()
         self.received.append((dict(request.headers), body))
+        self.arrived.set()
         status = self.script.popleft() if self.script else 200
         if status == HANG:
             await asyncio.sleep(60)
@@ -306,10 +314,10 @@ async def test_a_delivery_leased_by_a_dead_worker_is_sent_after_its_lease(
 ) -> None:
     await _endpoint(receiver.url)
     await _event()
-    [taken] = await claim(10, lease_seconds=0.3)  # a worker that then dies without a word
+    [taken] = await claim(10, lease_seconds=2.0)  # a worker that then dies without a word
 
     assert await WebhookSender(sender_settings).run_once() == 0
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(2.1)
     await _drain(WebhookSender(sender_settings))
 
     assert receiver.ids() == [taken.webhook_id]
@@ -320,3 +328,41 @@ async def test_a_delivery_leased_by_a_dead_worker_is_sent_after_its_lease(
 def test_about_three_days_of_retries() -> None:
     attempts = attempts_within(3 * 24 * 3600, 30)
     assert 15 <= attempts <= 30
+
+
+async def test_sigkill_of_the_worker_mid_delivery_loses_nothing(
+    receiver: Receiver, sender_settings: Settings, smtp: SmtpServer
+) -> None:
+    await _endpoint(receiver.url)
+    await _event()
+    receiver.script.extend([HANG])
+    env = {
+        **os.environ,
+        "INVITATIONS_DATABASE_URL": sender_settings.database_url,
+        "INVITATIONS_SMTP_URL": f"smtp://{HOST}:{smtp.port}",
+        "INVITATIONS_SECRET_KEY": TEST_SECRET,
+        "INVITATIONS_MAILER_POLL_SECONDS": "0.1",
+        "INVITATIONS_MAILER_LEASE_SECONDS": "0.5",
+        "INVITATIONS_WEBHOOK_TIMEOUT_SECONDS": "1",
+        "INVITATIONS_MAILER_BATCH_SIZE": "1",
+        "INVITATIONS_WEBHOOK_CONCURRENCY_PER_ENDPOINT": "1",
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli", "worker", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(receiver.arrived.wait(), timeout=30)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+    assert await worker.wait() == -signal.SIGKILL
+    [row] = await WebhookDelivery.all()
+    assert row.state is WebhookDeliveryState.PENDING and row.lease_id is not None  # noqa: PT018
+
+    await asyncio.sleep(1.6)  # the dead worker's lease (lease seconds + 1 x timeout) runs out
+    await _drain(WebhookSender(sender_settings))
+
+    [first, second] = receiver.ids()
+    assert first == second == row.webhook_id
+    [row] = await WebhookDelivery.all()
+    assert row.state is WebhookDeliveryState.DELIVERED

@@ -245,7 +245,14 @@ class WebhookSender:
             return 0
         found = await WebhookEndpoint.filter(id__in={row.endpoint_id for row in rows})
         endpoints = {endpoint.id: endpoint for endpoint in found}
-        await asyncio.gather(*(self._deliver(row, endpoints[row.endpoint_id]) for row in rows))
+        # (An endpoint deleted since the claim took its deliveries with it: nothing to send.)
+        await asyncio.gather(
+            *(
+                self._deliver(row, endpoints[row.endpoint_id])
+                for row in rows
+                if row.endpoint_id in endpoints
+            )
+        )
         return len(rows)
 
     def _client(self, endpoint: WebhookEndpoint) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:

@@ -2,7 +2,8 @@
 
 Both post the same bodies, with the same number of requests at once, to one loopback receiver
 (uvicorn answering 200 to everything) in a process of its own. Prints each side's deliveries per
-second, then `sender/raw ratio: <number>`.
+second, then `sender/raw ratio: <number>`; then the mailer's e-mails per second into an aiosmtpd
+sink alone and while the sender drains deliveries beside it in the same process.
 Environment: BENCH_DELIVERIES (default 2000), BENCH_CONCURRENCY (default 8), BENCH_ROUNDS (3),
 and INVITATIONS_DATABASE_URL (default: a temporary SQLite file).
 """
@@ -36,7 +37,9 @@ from domain import webhooks
 from domain.clock import utcnow
 from domain.codes import new_nonce
 from mailer.sink import HOST, free_port
+from mailer.transport import SmtpConfig, SmtpTransport
 from mailer.webhooks import WebhookSender
+from mailer.worker import Mailer
 from models.invitation import Invitation
 from models.store import StoreView
 from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEventType
@@ -62,7 +65,20 @@ uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning",
 
 @contextlib.contextmanager
 def receiver_process(port: int) -> Iterator[None]:
-    process = subprocess.Popen([sys.executable, "-c", RECEIVER, HOST, str(port)])
+    with serving([sys.executable, "-c", RECEIVER, HOST, str(port)], port):
+        yield
+
+
+@contextlib.contextmanager
+def sink_process(port: int) -> Iterator[None]:
+    command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink"]
+    with serving([*command, "-l", f"{HOST}:{port}"], port):
+        yield
+
+
+@contextlib.contextmanager
+def serving(command: list[str], port: int) -> Iterator[None]:
+    process = subprocess.Popen(command)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -79,8 +95,9 @@ def receiver_process(port: int) -> Iterator[None]:
         process.wait()
 
 
-async def queue(count: int) -> None:
-    """`count` invitation.created deliveries for the one endpoint."""
+async def queue(count: int, *, mail: bool = False) -> None:
+    """`count` invitations (queued for the mailer with `mail`), each with an invitation.created
+    delivery for the one endpoint."""
     store_view = await StoreView.get(code="default")
     now = utcnow()
     await Invitation.bulk_create(
@@ -93,7 +110,7 @@ async def queue(count: int) -> None:
                 store_view_id=store_view.id,
                 website_id=store_view.website_id,
                 code_nonce=new_nonce(),
-                delivery_state="DELIVERED",
+                delivery_state="QUEUED" if mail else "DELIVERED",
             )
             for i in range(count)
         ],
@@ -135,6 +152,31 @@ async def raw_baseline(url: str) -> float:
         return len(bodies) / (time.perf_counter() - started)
 
 
+async def mailer_rate(settings: Settings, smtp_port: int, *, with_webhooks: bool) -> float:
+    """E-mails per second of one mailer draining `DELIVERIES` e-mails, alone or while a sender
+    drains as many webhook deliveries beside it."""
+    await queue(DELIVERIES, mail=True)
+    if not with_webhooks:
+        await WebhookDelivery.all().delete()
+    transport = SmtpTransport(SmtpConfig(HOST, smtp_port), connections=4)
+    mailer = Mailer(settings, transport)
+    sender = WebhookSender(settings, batch_size=200)
+
+    async def webhooks_flow() -> None:
+        while await sender.run_once():
+            pass
+
+    started = time.perf_counter()
+    flowing = asyncio.ensure_future(webhooks_flow())
+    while (await mailer.run_once()).claimed:
+        pass
+    elapsed = time.perf_counter() - started
+    await flowing
+    await sender.close()
+    await transport.close()
+    return DELIVERIES / elapsed
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = os.environ.get("INVITATIONS_DATABASE_URL", f"sqlite://{tmp}/bench.sqlite3")
@@ -155,8 +197,11 @@ async def main() -> None:
         )
         sender_rates: list[float] = []
         raw_rates: list[float] = []
+        alone: list[float] = []
+        beside: list[float] = []
+        smtp_port = free_port()
         try:
-            with receiver_process(port):
+            with receiver_process(port), sink_process(smtp_port):
                 for _ in range(ROUNDS):
                     sender_rates.append(await whole_path(settings))
                     await Invitation.all().delete()
@@ -164,6 +209,10 @@ async def main() -> None:
                     raw_rates.append(await raw_baseline(target))
                     await Invitation.all().delete()
                     await WebhookDelivery.all().delete()
+                    for rates, flowing in ((alone, False), (beside, True)):
+                        rates.append(await mailer_rate(settings, smtp_port, with_webhooks=flowing))
+                        await Invitation.all().delete()
+                        await WebhookDelivery.all().delete()
         finally:
             await WebhookEndpoint.all().delete()
             await Tortoise.close_connections()
@@ -177,6 +226,12 @@ async def main() -> None:
         print(f"{name:<40}{statistics.median(rates):>8.0f}/s  {rounds}")
     ratio = statistics.median(sender_rates) / statistics.median(raw_rates)
     print(f"sender/raw ratio: {ratio:.2f}")
+    for name, rates in (
+        ("mailer alone (e-mails/s)", alone),
+        ("mailer while webhooks flow (e-mails/s)", beside),
+    ):
+        rounds = " ".join(f"{r:.0f}" for r in rates)
+        print(f"{name:<40}{statistics.median(rates):>8.0f}/s  {rounds}")
 
 
 if __name__ == "__main__":

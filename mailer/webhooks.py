@@ -326,14 +326,18 @@ class WebhookSender:
         if outcome.delivered:
             if await _delivered(row, outcome):
                 metrics.WEBHOOK_SENT.inc()
-                await _endpoint_succeeded(endpoint.id)
+                if endpoint.failing_since is not None:  # as read at the claim: one write
+                    endpoint.failing_since = None
+                    await _endpoint_succeeded(endpoint.id)
             return
         if outcome.status_code == 410:
             await _disable(endpoint.id, "The receiver answered 410 Gone.")
             if await _failed(row, outcome):
                 metrics.WEBHOOK_FAILED.inc()
             return
-        await _endpoint_failed(endpoint.id, utcnow())
+        now = utcnow()
+        await _endpoint_failed(endpoint.id, now)
+        endpoint.failing_since = endpoint.failing_since or now
         attempts = row.attempts + 1
         if attempts >= self.max_attempts:
             if await _failed(row, outcome):

@@ -103,6 +103,15 @@ class Settings(BaseSettings):
     # Browser origins, besides the API's own, whose pages may call it (CORS) and open its
     # WebSocket: "https://shop.example.com,https://admin.example.com". Empty: same origin only.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # May webhook URLs resolve to loopback/private/link-local addresses? Unset: yes in development,
+    # no in production (docs/contract/OPERATIONS.md).
+    webhook_allow_private_networks: bool | None = None
+    # Not in the operating contract: webhook delivery's timeout (WEBHOOKS.md says 15 s), requests
+    # at once per endpoint, the first retry delay, and how long retries go on (about three days).
+    webhook_timeout_seconds: float = Field(15.0, gt=0)
+    webhook_concurrency_per_endpoint: int = Field(4, ge=1, le=64)
+    webhook_retry_base_seconds: float = Field(30.0, ge=0)
+    webhook_retry_window_seconds: float = Field(3 * 24 * 3600.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -147,6 +156,12 @@ class Settings(BaseSettings):
         if self.rate_limit_storage is not None:
             return self.rate_limit_storage
         return RateLimitStorage.MEMORY if self.is_sqlite else RateLimitStorage.DATABASE
+
+    @property
+    def webhooks_may_reach_private_networks(self) -> bool:
+        if self.webhook_allow_private_networks is None:
+            return not self.is_production
+        return self.webhook_allow_private_networks
 
     @property
     def is_sqlite(self) -> bool:

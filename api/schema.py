@@ -20,6 +20,7 @@ from resolvers import (
     settings,
     store,
     subscriptions,
+    webhooks,
 )
 from resolvers import email_templates as templates
 from schema.accounts import (
@@ -76,8 +77,16 @@ from schema.store import (
     Website,
     WebsitePayload,
 )
+from schema.webhooks import (
+    CreateWebhookEndpointPayload,
+    RedeliverWebhookPayload,
+    RotateWebhookSecretPayload,
+    WebhookEndpoint,
+    WebhookEndpointPayload,
+)
 
 CAN_INVITE = HasPermission(Permission.INVITATIONS)
+CAN_MANAGE_WEBHOOKS = HasPermission(Permission.WEBHOOKS)
 CAN_SET_UP = HasPermission(Permission.STORES)
 
 
@@ -169,6 +178,11 @@ class Query:
         permission_classes=[CAN_INVITE],
         description="Bulk operations, newest first (admin: INVITATIONS).",
     )
+    webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+        resolver=webhooks.webhook_endpoints,
+        permission_classes=[CAN_MANAGE_WEBHOOKS],
+        description="The webhook endpoints, oldest first (admin: WEBHOOKS).",
+    )
 
 
 @strawberry.type(description="Sign in, register, invite, administer.")
@@ -231,6 +245,33 @@ class Mutation:
         resolver=bulk.cancel_bulk_operation,
         permission_classes=[CAN_INVITE],
         description="Stop a QUEUED or RUNNING bulk operation between chunks (admin: INVITATIONS).",
+    )
+    create_webhook_endpoint: CreateWebhookEndpointPayload = strawberry.mutation(
+        resolver=webhooks.create_webhook_endpoint,
+        permission_classes=[CAN_MANAGE_WEBHOOKS],
+        description="A new webhook endpoint; its secret is shown once (admin: WEBHOOKS).",
+    )
+    update_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhooks.update_webhook_endpoint,
+        permission_classes=[CAN_MANAGE_WEBHOOKS],
+        description="Change, enable or disable a webhook endpoint (admin: WEBHOOKS).",
+    )
+    delete_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhooks.delete_webhook_endpoint,
+        permission_classes=[CAN_MANAGE_WEBHOOKS],
+        description="Delete a webhook endpoint and its deliveries (admin: WEBHOOKS).",
+    )
+    rotate_webhook_secret: RotateWebhookSecretPayload = strawberry.mutation(
+        resolver=webhooks.rotate_webhook_secret,
+        permission_classes=[CAN_MANAGE_WEBHOOKS],
+        description="A new signing secret, shown once; the old one keeps signing beside it for "
+        "24 hours (admin: WEBHOOKS).",
+    )
+    redeliver_webhook: RedeliverWebhookPayload = strawberry.mutation(
+        resolver=webhooks.redeliver_webhook,
+        permission_classes=[CAN_MANAGE_WEBHOOKS],
+        description="A new attempt of a FAILED or DELIVERED delivery, same webhook-id "
+        "(admin: WEBHOOKS).",
     )
     update_invitation_settings: UpdateInvitationSettingsPayload = strawberry.mutation(
         resolver=settings.update_invitation_settings,

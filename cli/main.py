@@ -97,11 +97,12 @@ def tune_garbage_collector() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the mailer and the bulk worker alone until SIGTERM or Ctrl-C (the message and the bulk
-    chunk under way are finished first)."""
+    """Run the mailer, the bulk worker and the webhook sender alone until SIGTERM or Ctrl-C (the
+    message, the bulk chunk and the webhook POSTs under way are finished first)."""
     from cli.database import database
     from mailer.bulk_worker import BulkWorker
     from mailer.service import smtp_transport
+    from mailer.webhooks import WebhookSender
     from mailer.worker import Mailer
 
     settings = _settings()
@@ -110,17 +111,19 @@ def worker() -> None:
         async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
             mailer = Mailer(settings, transport)
             bulk_worker = BulkWorker(poll_seconds=settings.mailer_poll_seconds)
+            webhook_sender = WebhookSender(settings)
             loop = asyncio.get_running_loop()
 
             def stop() -> None:
                 mailer.stop()
                 bulk_worker.stop()
+                webhook_sender.stop()
 
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop)
             # Said once the handlers are in place: from here on SIGTERM is a clean stop.
             typer.echo("Mailer running; SIGTERM or Ctrl-C stops it after the message under way.")
-            await asyncio.gather(mailer.run(), bulk_worker.run())
+            await asyncio.gather(mailer.run(), bulk_worker.run(), webhook_sender.run())
 
     run_with_uvloop(run())
 

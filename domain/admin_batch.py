@@ -28,7 +28,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import events
-from domain import mail_queue, sql
+from domain import mail_queue, sql, webhooks
 from domain.admin_invitations import Outcome, admin_actor, chunks, expire_lapsed, not_leased
 from domain.clock import utcnow
 from domain.errors import (
@@ -155,6 +155,7 @@ async def discard_rows(ids: Sequence[int], *, actor: str, now: datetime, into: J
         ids_changed = [row["id"] for row in changed]
         history = _DISCARD_HISTORY.format(ids=sql.marks(len(ids_changed)))
         await sql.rows(db, history, [at, actor, *ids_changed])
+        await webhooks.status_changed(InvitationStatus.CANCELED, ids_changed)
     done = {int(row["id"]) for row in changed}
     into.changes += [events.Change(int(r["id"]), r["inviter_id"]) for r in changed]
     rest = await _rows(row_id for row_id in ids if row_id not in done)
@@ -286,6 +287,7 @@ async def _requeue(
                 await InvitationStatusChange.create(
                     invitation_id=row.id, status=new_status, at=now, actor=actor
                 )
+                await webhooks.status_changed(new_status, [row.id])
     except IntegrityError:
         raise AlreadyInvited("An open invitation to this address exists on this website.") from None
     if not changed:

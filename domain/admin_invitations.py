@@ -28,7 +28,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import events
-from domain import mail_queue
+from domain import mail_queue, webhooks
 from domain.clock import utcnow
 from domain.errors import (
     AlreadyInvited,
@@ -64,6 +64,7 @@ from models.invitation import (
     InvitationStatusChange,
 )
 from models.store import CustomerGroup, StoreView
+from models.webhooks import WebhookEventType
 
 MAX_ADDRESSES = 10_000
 # Rows per INSERT and values per IN (...): far below SQLite's and PostgreSQL's parameter limits.
@@ -248,6 +249,7 @@ async def _insert(rows: list[Invitation], *, actor: str, now: datetime) -> list[
             ],
             batch_size=CHUNK,
         )
+        await webhooks.record(WebhookEventType.INVITATION_CREATED, [row.id for row in created])
     return created
 
 

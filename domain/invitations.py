@@ -17,7 +17,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import events
-from domain import codes, mail_queue
+from domain import codes, mail_queue, webhooks
 from domain.clock import utcnow
 from domain.errors import (
     AlreadyInvited,
@@ -47,6 +47,7 @@ from models.invitation import (
     InvitationStatusChange,
 )
 from models.store import StoreView
+from models.webhooks import WebhookEventType
 
 MAX_MESSAGE_LENGTH = 2000
 QUOTA_WINDOW = timedelta(hours=24)
@@ -356,6 +357,7 @@ async def _create(
             at=now,
             actor=customer_actor(inviter.id),
         )
+        await webhooks.record(WebhookEventType.INVITATION_CREATED, [invitation.id])
     return invitation
 
 

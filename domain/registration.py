@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import events
+from domain import webhooks
 from domain.clock import utcnow
 from domain.errors import (
     CustomerExists,
@@ -213,4 +214,5 @@ async def accept(invitation: Invitation, customer: Customer) -> None:
             at=now,
             actor=customer_actor(customer.id),
         )
+        await webhooks.status_changed(InvitationStatus.ACCEPTED, [invitation.id])
     await events.changed(invitation.id, invitation.inviter_id)

@@ -15,6 +15,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import events
+from domain import webhooks
 from models.invitation import Invitation, InvitationStatus, InvitationStatusChange
 
 
@@ -38,6 +39,7 @@ async def change_status(
             await InvitationStatusChange.create(
                 invitation_id=row_id, status=status, at=now, actor=actor
             )
+            await webhooks.status_changed(status, [row_id])
     if changed and changes is not None:
         changes.append(events.Change(row_id, inviter_id))
     elif changed:

@@ -18,3 +18,18 @@ SEND_SECONDS = Histogram(
     "Time to hand one e-mail to the SMTP server.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+WEBHOOK_SENT = Counter(
+    "invitations_webhook_sent_total", "Webhook deliveries a receiver accepted (2xx)."
+)
+WEBHOOK_FAILED = Counter(
+    "invitations_webhook_failed_total", "Webhook deliveries given up on (FAILED)."
+)
+WEBHOOK_RETRIED = Counter(
+    "invitations_webhook_retried_total", "Webhook attempts that failed and will be retried."
+)
+WEBHOOK_SECONDS = Histogram(
+    "invitations_webhook_request_seconds",
+    "Time of one webhook POST, to its answer or its timeout.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
+)

@@ -23,12 +23,15 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import aiosqlite
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 import events
+from domain import webhooks
 from domain.invitations import open_sql
 from events.broker import Change
 from events.postgres import NOTIFY_ROW, notifying
 from models.invitation import SYSTEM_ACTOR, DeliveryState
+from models.webhooks import WebhookEventType
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -97,6 +100,10 @@ class _Sql:
         return "".join(numbered) + pieces[-1]
 
 
+# The same dialect helpers serve the other outbox the workers drain (mailer/webhooks.py).
+Sql = _Sql
+
+
 def _client() -> BaseDBAsyncClient:
     return connections.get(CONNECTION)
 
@@ -111,16 +118,25 @@ async def _write(sql: str, params: Sequence[Any], client: BaseDBAsyncClient | No
     return len(rows)
 
 
-async def _recorded(row: Claimed, rowcount: int) -> bool:
-    """Whether the write matched the row (still ours); if it did, publish the change."""
-    if rowcount != 1:
-        return False
-    await events.changed(row.id, row.inviter_id)
-    return True
+async def _record(
+    row: Claimed, sql: str, params: Sequence[Any], event: WebhookEventType | None = None
+) -> bool:
+    """Run one fenced write of `row` and publish it; whether it matched the row (still ours).
+    With `event`, the write and the event's webhook deliveries share one transaction."""
+    if event is not None:
+        async with in_transaction(CONNECTION):
+            matched = await _fenced(sql, params)
+            if matched:
+                await webhooks.record(event, [row.id])
+    else:
+        matched = await _fenced(sql, params)
+    if matched and not _Sql(_client()).postgres:
+        await events.changed(row.id, row.inviter_id)
+    return matched
 
 
-async def _record(row: Claimed, sql: str, params: Sequence[Any]) -> bool:
-    """Run one fenced write of `row` and publish it; whether it matched the row (still ours)."""
+async def _fenced(sql: str, params: Sequence[Any]) -> bool:
+    """One fenced write; on PostgreSQL its NOTIFY rides along (delivered at commit)."""
     client = _client()
     dialect = _Sql(client)
     if dialect.postgres:
@@ -128,7 +144,7 @@ async def _record(row: Claimed, sql: str, params: Sequence[Any]) -> bool:
             dialect.query(notifying(f"{sql} RETURNING id, inviter_id")), list(params)
         )
         return int(rows[0]["changed"]) == 1
-    return await _recorded(row, await _write(sql, params, client))
+    return await _write(sql, params, client) == 1
 
 
 async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
@@ -271,6 +287,7 @@ async def in_connection_thread(
 def _record_sqlite(connection: sqlite3.Connection, records: Sequence[Record]) -> set[int]:
     """`record`'s transaction, run whole in the connection's own thread."""
     matched = set()
+    first_deliveries = []
     connection.execute("BEGIN")
     try:
         for record in records:
@@ -279,11 +296,21 @@ def _record_sqlite(connection: sqlite3.Connection, records: Sequence[Record]) ->
                 lease = _Sql().seconds(record.lease_seconds)
                 cursor = connection.execute(_START_SQLITE, [record.message_id, lease, *fence])
             else:
-                connection.execute(_SENT_HISTORY_SQLITE, [SYSTEM_ACTOR, *fence])
+                first = connection.execute(_SENT_HISTORY_SQLITE, [SYSTEM_ACTOR, *fence])
                 cursor = connection.execute(_DELIVERED_SQLITE, fence)
+                if first.rowcount == 1:
+                    first_deliveries.append(record.row.id)
             # (sqlite3's rowcount leaves out the rows the invitation_count triggers write.)
             if cursor.rowcount == 1:
                 matched.add(record.row.id)
+        if first_deliveries:
+            # The invitation.sent webhook deliveries, in this transaction, once the rows read SENT.
+            connection.execute(
+                webhooks.RECORD_SQLITE,
+                webhooks.record_parameters(
+                    WebhookEventType.INVITATION_SENT, first_deliveries, postgres=False
+                ),
+            )
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -292,6 +319,13 @@ def _record_sqlite(connection: sqlite3.Connection, records: Sequence[Record]) ->
     return matched
 
 
+# The invitation.sent webhook deliveries of first deliveries, read from the updated rows.
+_SENT_WEBHOOKS_POSTGRES = webhooks.insert_sql(
+    True,
+    event=f"'{WebhookEventType.INVITATION_SENT.value}'::text",
+    source="delivered AS i",
+    where="i.was = 'NOT_SENT'",
+)
 # Both kinds of write for any number of rows in one statement. The NOTIFY of each changed row is
 # part of it, so PostgreSQL delivers it at commit. The two parts touch different rows: a row is
 # either about to be sent or just sent. Rows are found by primary key and locked first, and only
@@ -323,10 +357,13 @@ WITH starting AS (
         updated_at = CASE WHEN previous.status = 'NOT_SENT' THEN clock_timestamp()
                           ELSE i.updated_at END
     FROM previous WHERE i.id = previous.id
-    RETURNING i.id, i.inviter_id, previous.status AS was
+    RETURNING i.id, i.inviter_id, previous.status AS was, i.email, i.status, i.store_view_id,
+        i.website_id, i.invitee_id, i.created_at, i.sent_at, i.accepted_at, i.expires_at
 ), history AS (
     INSERT INTO invitation_status_change (invitation_id, status, at, actor)
     SELECT id, 'SENT', clock_timestamp(), $7 FROM delivered WHERE was = 'NOT_SENT'
+), webhook_events AS (
+    {_SENT_WEBHOOKS_POSTGRES}
 ), changed AS (
     SELECT id, inviter_id FROM started UNION ALL SELECT id, inviter_id FROM delivered
 )
@@ -353,6 +390,7 @@ async def settle(row: Claimed, state: DeliveryState, reason: str) -> bool:
         f"UPDATE invitation SET delivery_state = ?, last_error = ?,"
         f" next_attempt_at = NULL, {_CLEAR_LEASE} {_FENCE}",
         [state.value, reason, row.id, row.lease_id],
+        WebhookEventType.INVITATION_DELIVERY_FAILED,
     )
 
 

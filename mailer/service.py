@@ -11,6 +11,7 @@ from config import Settings
 from mailer.bulk_worker import BulkWorker
 from mailer.sink import HOST, mail_sink
 from mailer.transport import SmtpConfig, SmtpTransport
+from mailer.webhooks import WebhookSender
 from mailer.worker import Mailer
 
 logger = logging.getLogger("invitations.mailer")
@@ -33,17 +34,21 @@ async def smtp_transport(settings: Settings) -> AsyncIterator[SmtpTransport]:
 
 @asynccontextmanager
 async def mailer_in_background(settings: Settings) -> AsyncIterator[Mailer]:
-    """A mailer (and a bulk worker) running beside the caller (the API's lifespan) until the block
-    ends."""
+    """A mailer (and a bulk worker and a webhook sender) running beside the caller (the API's
+    lifespan) until the block ends."""
     async with smtp_transport(settings) as transport:
         mailer = Mailer(settings, transport)
         bulk_worker = BulkWorker(poll_seconds=settings.mailer_poll_seconds)
         task = asyncio.create_task(mailer.run(), name="invitations-mailer")
         bulk_task = asyncio.create_task(bulk_worker.run(), name="invitations-bulk")
+        webhook_sender = WebhookSender(settings)
+        webhook_task = asyncio.create_task(webhook_sender.run(), name="invitations-webhooks")
         try:
             yield mailer
         finally:
             mailer.stop()
             bulk_worker.stop()
+            webhook_sender.stop()
             await task
             await bulk_task
+            await webhook_task

@@ -13,6 +13,7 @@ from models.invitation import (
 from models.invitation_counts import InvitationCount
 from models.leases import Lease, RateLimitCounter
 from models.store import CustomerGroup, EmailTemplate, StoreView, Website
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessToken",
@@ -34,5 +35,7 @@ __all__ = [
     "Referral",
     "StoreView",
     "TokenKind",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Website",
 ]

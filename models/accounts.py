@@ -15,6 +15,7 @@ class Permission(StrEnum):
     INVITATION_REPORTS = "INVITATION_REPORTS"
     INVITATION_SETTINGS = "INVITATION_SETTINGS"
     STORES = "STORES"
+    WEBHOOKS = "WEBHOOKS"
 
 
 class TokenKind(StrEnum):

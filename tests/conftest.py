@@ -65,6 +65,8 @@ async def orm(settings: Settings) -> AsyncIterator[None]:
 
 
 TABLES = (
+    "webhook_delivery",
+    "webhook_endpoint",
     "bulk_operation_item",
     "bulk_operation",
     "referral",

@@ -463,6 +463,46 @@ RULES: dict[str, Rule] = {
         Permission.INVITATIONS,
         probes=(Probe('subscription { bulkOperationUpdates(id: "1") { id } }'),),
     ),
+    "Query.webhookEndpoints": Rule(
+        Who.ADMIN,
+        Permission.WEBHOOKS,
+        probes=(Probe("query { webhookEndpoints { id } }"),),
+    ),
+    "Mutation.createWebhookEndpoint": Rule(
+        Who.ADMIN,
+        Permission.WEBHOOKS,
+        probes=(
+            Probe(
+                'mutation { createWebhookEndpoint(input: {url: "ftp://x", events: '
+                "[INVITATION_SENT]}) { userErrors { code } } }"
+            ),
+        ),
+    ),
+    "Mutation.updateWebhookEndpoint": Rule(
+        Who.ADMIN,
+        Permission.WEBHOOKS,
+        probes=(
+            Probe(
+                'mutation { updateWebhookEndpoint(id: "1", input: {enabled: false}) '
+                "{ userErrors { code } } }"
+            ),
+        ),
+    ),
+    "Mutation.deleteWebhookEndpoint": Rule(
+        Who.ADMIN,
+        Permission.WEBHOOKS,
+        probes=(Probe('mutation { deleteWebhookEndpoint(id: "1") { userErrors { code } } }'),),
+    ),
+    "Mutation.rotateWebhookSecret": Rule(
+        Who.ADMIN,
+        Permission.WEBHOOKS,
+        probes=(Probe('mutation { rotateWebhookSecret(id: "1") { userErrors { code } } }'),),
+    ),
+    "Mutation.redeliverWebhook": Rule(
+        Who.ADMIN,
+        Permission.WEBHOOKS,
+        probes=(Probe('mutation { redeliverWebhook(deliveryId: "1") { userErrors { code } } }'),),
+    ),
     # ---------------------------------------------------------------- admin-only fields
     **{
         f"Invitation.{name}": Rule(

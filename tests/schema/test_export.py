@@ -28,12 +28,6 @@ CONTRACT = ROOT / "docs" / "contract" / "schema.graphql"
 # in the same change.
 PENDING: set[str] = {
     "Mutation.acceptInvitation",
-    "Mutation.createWebhookEndpoint",
-    "Mutation.deleteWebhookEndpoint",
-    "Mutation.redeliverWebhook",
-    "Mutation.rotateWebhookSecret",
-    "Mutation.updateWebhookEndpoint",
-    "Query.webhookEndpoints",
 }
 
 

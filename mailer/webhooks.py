@@ -1,0 +1,357 @@
+"""The webhook sender: claims due deliveries, POSTs them signed, records each outcome.
+
+The same machinery as the e-mail outbox (mailer/outbox.py): one statement leases a batch of due
+rows (PostgreSQL: FOR UPDATE SKIP LOCKED) on the database clock, and every outcome names the row
+*and* the lease, so a worker whose lease was taken over writes nothing. A worker killed mid-POST
+leaves its rows leased; once the lease expires another worker sends them again with the same
+webhook-id (at least once).
+
+Per endpoint: one httpx client (HTTP/1.1 keep-alive), at most `concurrency` requests at once,
+redirects not followed, `timeout` seconds per attempt, at most `MAX_RESPONSE_BYTES` of an answer
+read. The URL is checked again before each POST (what a name resolves to can change). A 2xx is a
+success; anything else is retried with exponential backoff and full jitter until the retry window
+(about three days) is spent, then FAILED. 410 Gone disables the endpoint at once; five days of
+failures without a success disable it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from standardwebhooks import Webhook
+from tortoise import connections
+
+from config import Settings
+from domain import webhook_urls, webhooks
+from domain.clock import utcnow
+from domain.errors import DomainError
+from mailer import metrics
+from mailer.outbox import CONNECTION, Sql
+from models.webhooks import WebhookEndpoint
+
+logger = logging.getLogger("invitations.webhooks")
+
+MAX_RESPONSE_BYTES = 4096
+MAX_BACKOFF_SECONDS = 6 * 3600
+FAILING_DAYS_TO_DISABLE = 5
+USER_AGENT = "invitations-webhooks/1"
+_FENCE = "WHERE id = ? AND lease_id = ?"
+_CLEAR_LEASE = "lease_id = NULL, lease_expires_at = NULL"
+_DUE = (
+    "d.state = 'PENDING' AND e.enabled"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= {now})"
+    " AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= {now})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery this worker holds the lease of."""
+
+    id: int
+    lease_id: str
+    endpoint_id: int
+    webhook_id: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one POST went: a status code, or why there was none."""
+
+    status_code: int | None
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def attempts_within(window_seconds: float, base_seconds: float) -> int:
+    """How many attempts the backoff schedule fits into the retry window (at least one)."""
+    spent, attempts = 0.0, 1
+    while True:
+        spent += backoff_ceiling(attempts, base_seconds)
+        if spent > window_seconds:
+            return attempts
+        attempts += 1
+
+
+def backoff_ceiling(attempts: int, base_seconds: float) -> float:
+    """The longest wait after the `attempts`-th failure (the jitter draws below it)."""
+    # (The exponent is capped: past it the ceiling is MAX_BACKOFF_SECONDS for any sane base.)
+    return min(base_seconds * 2.0 ** min(attempts - 1, 40), MAX_BACKOFF_SECONDS) or 1.0
+
+
+async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
+    """Lease up to `batch_size` due deliveries of enabled endpoints, oldest first."""
+    client = connections.get(CONNECTION)
+    sql = Sql(client)
+    lease_id = str(uuid.uuid4())
+    due = _DUE.format(now=sql.now())
+    returning = "d.id, d.endpoint_id, d.webhook_id, d.body, d.attempts"
+    if sql.postgres:
+        statement = (
+            "WITH picked AS MATERIALIZED (SELECT d.id FROM webhook_delivery AS d"
+            " JOIN webhook_endpoint AS e ON e.id = d.endpoint_id"
+            f" WHERE {due} ORDER BY d.id LIMIT ? FOR UPDATE OF d SKIP LOCKED)"
+            f" UPDATE webhook_delivery AS d SET lease_id = ?, lease_expires_at = {sql.later()}"
+            f" FROM picked WHERE d.id = picked.id RETURNING {returning}"
+        )
+        params: list[object] = [batch_size, lease_id, sql.seconds(lease_seconds)]
+    else:
+        statement = (
+            f"UPDATE webhook_delivery SET lease_id = ?, lease_expires_at = {sql.later()}"
+            " WHERE id IN (SELECT d.id FROM webhook_delivery AS d"
+            " JOIN webhook_endpoint AS e ON e.id = d.endpoint_id"
+            f" WHERE {due} ORDER BY d.id LIMIT ?) RETURNING {returning.replace('d.', '')}"
+        )
+        params = [lease_id, sql.seconds(lease_seconds), batch_size]
+    rows = await client.execute_query_dict(sql.query(statement), params)
+    return sorted(
+        (
+            Claimed(
+                id=row["id"],
+                lease_id=lease_id,
+                endpoint_id=row["endpoint_id"],
+                webhook_id=row["webhook_id"],
+                body=row["body"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ),
+        key=lambda row: row.id,
+    )
+
+
+async def _fenced(row: Claimed, assignments: str, params: list[object]) -> bool:
+    client = connections.get(CONNECTION)
+    sql = Sql(client)
+    written = await client.execute_query_dict(
+        sql.query(
+            f"UPDATE webhook_delivery SET {assignments}, attempts = attempts + 1, {_CLEAR_LEASE}"
+            f" {_FENCE} RETURNING id"
+        ),
+        [*params, row.id, row.lease_id],
+    )
+    return len(written) == 1
+
+
+async def _delivered(row: Claimed, outcome: Outcome) -> bool:
+    sql = Sql(connections.get(CONNECTION))
+    return await _fenced(
+        row,
+        f"state = 'DELIVERED', last_status_code = ?, last_error = NULL,"
+        f" delivered_at = {sql.now()}, next_attempt_at = NULL",
+        [outcome.status_code],
+    )
+
+
+async def _retry_later(row: Claimed, outcome: Outcome, delay_seconds: float) -> bool:
+    sql = Sql(connections.get(CONNECTION))
+    return await _fenced(
+        row,
+        f"last_status_code = ?, last_error = ?, next_attempt_at = {sql.later()}",
+        [outcome.status_code, outcome.error, sql.seconds(delay_seconds)],
+    )
+
+
+async def _failed(row: Claimed, outcome: Outcome) -> bool:
+    return await _fenced(
+        row,
+        "state = 'FAILED', last_status_code = ?, last_error = ?, next_attempt_at = NULL",
+        [outcome.status_code, outcome.error],
+    )
+
+
+async def _endpoint_succeeded(endpoint_id: int) -> None:
+    await WebhookEndpoint.filter(id=endpoint_id, failing_since__isnull=False).update(
+        failing_since=None
+    )
+
+
+async def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
+    """Start the endpoint's failure streak, or disable it once the streak is five days old."""
+    await WebhookEndpoint.filter(id=endpoint_id, failing_since__isnull=True).update(
+        failing_since=now
+    )
+    cutoff = now - timedelta(days=FAILING_DAYS_TO_DISABLE)
+    await WebhookEndpoint.filter(id=endpoint_id, enabled=True, failing_since__lte=cutoff).update(
+        enabled=False,
+        disabled_reason=f"Every delivery failed for {FAILING_DAYS_TO_DISABLE} days.",
+        updated_at=now,
+    )
+
+
+async def _disable(endpoint_id: int, reason: str) -> None:
+    await WebhookEndpoint.filter(id=endpoint_id).update(
+        enabled=False, disabled_reason=reason, updated_at=utcnow()
+    )
+
+
+class WebhookSender:
+    """Delivers the webhook outbox until stopped; any number may run on one database."""
+
+    def __init__(self, settings: Settings, *, batch_size: int | None = None) -> None:
+        self.settings = settings
+        self.batch_size = batch_size or settings.mailer_batch_size
+        self.max_attempts = attempts_within(
+            settings.webhook_retry_window_seconds, settings.webhook_retry_base_seconds
+        )
+        self._clients: dict[int, tuple[str, httpx.AsyncClient, asyncio.Semaphore]] = {}
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the POSTs under way, then return."""
+        self._stopping.set()
+
+    async def close(self) -> None:
+        for _, client, _ in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    claimed = await self.run_once()
+                except Exception:  # a database outage must not end the loop
+                    logger.exception("a webhook batch failed")
+                    claimed = 0
+                if claimed == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._stopping.wait(), self.settings.mailer_poll_seconds
+                        )
+        finally:
+            await self.close()
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; how many rows were claimed."""
+        # Long enough for the whole batch to one endpoint, one `concurrency` wave after another.
+        waves = -(-self.batch_size // self.settings.webhook_concurrency_per_endpoint)
+        lease = self.settings.mailer_lease_seconds + waves * self.settings.webhook_timeout_seconds
+        rows = await claim(self.batch_size, lease)
+        if not rows:
+            return 0
+        found = await WebhookEndpoint.filter(id__in={row.endpoint_id for row in rows})
+        endpoints = {endpoint.id: endpoint for endpoint in found}
+        # (An endpoint deleted since the claim took its deliveries with it: nothing to send.)
+        await asyncio.gather(
+            *(
+                self._deliver(row, endpoints[row.endpoint_id])
+                for row in rows
+                if row.endpoint_id in endpoints
+            )
+        )
+        return len(rows)
+
+    def _client(self, endpoint: WebhookEndpoint) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        known = self._clients.get(endpoint.id)
+        if known is not None and known[0] == endpoint.url:
+            return known[1], known[2]
+        concurrency = self.settings.webhook_concurrency_per_endpoint
+        client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(self.settings.webhook_timeout_seconds),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers={"user-agent": USER_AGENT},
+            trust_env=False,
+        )
+        if known is not None:  # the URL changed: the old client's connections go
+            asyncio.get_running_loop().create_task(known[1].aclose())
+        self._clients[endpoint.id] = (endpoint.url, client, asyncio.Semaphore(concurrency))
+        return client, self._clients[endpoint.id][2]
+
+    async def _deliver(self, row: Claimed, endpoint: WebhookEndpoint) -> None:
+        client, slots = self._client(endpoint)
+        async with slots:
+            outcome = await self._post(client, row, endpoint)
+        try:
+            await self._record(row, endpoint, outcome)
+        except Exception:  # the lease runs out and the delivery is sent again
+            logger.exception("recording webhook delivery %s failed", row.id)
+
+    async def _post(
+        self, client: httpx.AsyncClient, row: Claimed, endpoint: WebhookEndpoint
+    ) -> Outcome:
+        try:
+            await webhook_urls.check(
+                endpoint.url, allow_private=self.settings.webhooks_may_reach_private_networks
+            )
+        except DomainError as refused:
+            return Outcome(None, f"Not sent: {refused.message}")
+        now = utcnow()
+        secrets = webhooks.signing_secrets(endpoint, secret_key=self.settings.secret_key, now=now)
+        signature = " ".join(
+            Webhook(secret).sign(row.webhook_id, now, row.body) for secret in secrets
+        )
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": row.webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+        }
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.webhook_timeout_seconds):
+                async with client.stream(
+                    "POST", endpoint.url, content=row.body.encode("utf-8"), headers=headers
+                ) as response:
+                    read = 0
+                    async for chunk in response.aiter_raw():
+                        read += len(chunk)
+                        if read >= MAX_RESPONSE_BYTES:
+                            break
+                    return Outcome(response.status_code, _error_of(response.status_code))
+        except TimeoutError:
+            return Outcome(None, f"No answer within {self.settings.webhook_timeout_seconds:g} s.")
+        except httpx.TimeoutException:
+            return Outcome(None, f"No answer within {self.settings.webhook_timeout_seconds:g} s.")
+        except httpx.HTTPError as error:
+            return Outcome(None, f"The request failed: {type(error).__name__}.")
+        finally:
+            metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+
+    async def _record(self, row: Claimed, endpoint: WebhookEndpoint, outcome: Outcome) -> None:
+        if outcome.delivered:
+            if await _delivered(row, outcome):
+                metrics.WEBHOOK_SENT.inc()
+                if endpoint.failing_since is not None:  # as read at the claim: one write
+                    endpoint.failing_since = None
+                    await _endpoint_succeeded(endpoint.id)
+            return
+        if outcome.status_code == 410:
+            await _disable(endpoint.id, "The receiver answered 410 Gone.")
+            if await _failed(row, outcome):
+                metrics.WEBHOOK_FAILED.inc()
+            return
+        now = utcnow()
+        await _endpoint_failed(endpoint.id, now)
+        endpoint.failing_since = endpoint.failing_since or now
+        attempts = row.attempts + 1
+        if attempts >= self.max_attempts:
+            if await _failed(row, outcome):
+                metrics.WEBHOOK_FAILED.inc()
+            return
+        ceiling = backoff_ceiling(attempts, self.settings.webhook_retry_base_seconds)
+        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
+        if self.settings.webhook_retry_base_seconds == 0:
+            delay = 0.0
+        if await _retry_later(row, outcome, delay):
+            metrics.WEBHOOK_RETRIED.inc()
+
+
+def _error_of(status_code: int) -> str | None:
+    if 200 <= status_code < 300:
+        return None
+    return f"The receiver answered HTTP {status_code}."

@@ -12,11 +12,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from cli.config import app as config_app
 from config import Settings
 from domain.errors import DomainError
 from models.accounts import AdminUser, Permission
 
 app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
+app.add_typer(config_app, name="config")
 
 T = TypeVar("T")
 
@@ -24,7 +26,7 @@ DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD_FILE = Path("var/demo-admin-password")
 
 
-def _settings() -> Settings:
+def settings_or_exit() -> Settings:
     try:
         return Settings()
     except ValueError as error:
@@ -39,7 +41,7 @@ def serve() -> None:
 
     from app import create_app
 
-    settings = _settings()
+    settings = settings_or_exit()
     typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql")
     if not settings.is_production:
         typer.echo(
@@ -67,7 +69,7 @@ def worker() -> None:
     from mailer.service import smtp_transport
     from mailer.worker import Mailer
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> None:
         async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
@@ -95,7 +97,7 @@ def migrate() -> None:
     """Apply the committed database migrations."""
     from cli.database import migrate as apply
 
-    asyncio.run(apply(_settings().tortoise_config()))
+    asyncio.run(apply(settings_or_exit().tortoise_config()))
     typer.echo("Migrations applied.")
 
 
@@ -105,7 +107,7 @@ def seed_demo() -> None:
     from cli.database import database
     from cli.demo import create_admin, seed_demo
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> str:
         async with database(settings.tortoise_config()):
@@ -121,7 +123,9 @@ def seed_demo() -> None:
             return password
 
     password = asyncio.run(run())
-    typer.echo("Demo store ready: website 'base', store views default, sv, zh.")
+    typer.echo(
+        "Demo store ready (cli/demo_store.toml): website 'base', store views default, sv, zh."
+    )
     typer.echo(f"Demo admin: username '{DEMO_ADMIN}', password '{password}'")
 
 
@@ -149,7 +153,7 @@ def create_admin(
     from cli import demo
     from cli.database import database
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> AdminUser:
         async with database(settings.tortoise_config()):
@@ -186,7 +190,7 @@ def _set_sending_paused(paused: bool) -> None:
     from cli.database import database
     from domain import sending_switch
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> None:
         async with database(settings.tortoise_config()):

@@ -3,46 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
-from tortoise.transactions import in_transaction
-
+from domain import store_config, store_config_toml
 from domain.clock import utcnow
 from domain.errors import InvalidInput
 from domain.passwords import hash_password
 from domain.validation import check_password_strength, has_control_characters
 from models.accounts import AdminUser, Permission
-from models.store import CustomerGroup, StoreView, Website
 
-DEMO_GROUPS = ("General", "Wholesale", "Retailer")
-DEMO_STORE_VIEWS = (
-    # code, name, locale, sort order
-    ("default", "Default Store View", "en_US", 0),
-    ("sv", "Svenska", "sv_SE", 1),
-    ("zh", "中文", "zh_CN", 2),
-)
-DEMO_BASE_URL = "http://localhost:3000/"
+DEMO_FILE = Path(__file__).with_name("demo_store.toml")
 
 
 async def seed_demo() -> None:
-    """Website `base`, three store views and three groups; running it again changes nothing."""
-    async with in_transaction():
-        groups = [(await CustomerGroup.get_or_create(code=code))[0] for code in DEMO_GROUPS]
-        website, _ = await Website.get_or_create(
-            code="base", defaults={"name": "Main Website", "default_group_id": groups[0].id}
-        )
-        has_default = await StoreView.filter(is_default=True).exists()
-        for code, name, locale, order in DEMO_STORE_VIEWS:
-            await StoreView.get_or_create(
-                code=code,
-                defaults={
-                    "name": name,
-                    "locale": locale,
-                    "website_id": website.id,
-                    "base_url": DEMO_BASE_URL if code == "default" else f"{DEMO_BASE_URL}{code}/",
-                    "is_default": code == "default" and not has_default,
-                    "sort_order": order,
-                },
-            )
+    """Website `base`, three store views and three groups (cli/demo_store.toml): what is missing
+    is created, what exists is left as it is, so running it again changes nothing."""
+    await store_config.apply(store_config_toml.load(DEMO_FILE), only_missing=True)
 
 
 async def create_admin(

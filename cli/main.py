@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from cli.config import app as config_app
 from config import ConfigurationError, Settings, read_settings
 from domain.errors import DomainError
 from models.accounts import AdminUser, Permission
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
 app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
+app.add_typer(config_app, name="config")
 
 T = TypeVar("T")
 
@@ -33,7 +35,7 @@ DEMO_ADMIN_PASSWORD_FILE = Path("var/demo-admin-password")
 GC_YOUNG_THRESHOLD = 10_000
 
 
-def _settings() -> Settings:
+def settings_or_exit() -> Settings:
     """The settings, read as the command starts: one line per refused one, and exit 2."""
     try:
         return read_settings()
@@ -50,7 +52,7 @@ def serve() -> None:
 
     from app import create_app
 
-    settings = _settings()
+    settings = settings_or_exit()
     typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql")
     if not settings.is_production:
         typer.echo(
@@ -105,7 +107,7 @@ def worker() -> None:
     from mailer.webhooks import WebhookSender
     from mailer.worker import Mailer
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> None:
         async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
@@ -142,7 +144,7 @@ def migrate() -> None:
     """Apply the committed database migrations."""
     from cli.database import migrate as apply
 
-    asyncio.run(apply(_settings().tortoise_config()))
+    asyncio.run(apply(settings_or_exit().tortoise_config()))
     typer.echo("Migrations applied.")
 
 
@@ -152,7 +154,7 @@ def seed_demo() -> None:
     from cli.database import database
     from cli.demo import create_admin, seed_demo
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> str:
         async with database(settings.tortoise_config()):
@@ -168,7 +170,9 @@ def seed_demo() -> None:
             return password
 
     password = asyncio.run(run())
-    typer.echo("Demo store ready: website 'base', store views default, sv, zh.")
+    typer.echo(
+        "Demo store ready (cli/demo_store.toml): website 'base', store views default, sv, zh."
+    )
     typer.echo(f"Demo admin: username '{DEMO_ADMIN}', password '{password}'")
 
 
@@ -196,7 +200,7 @@ def create_admin(
     from cli import demo
     from cli.database import database
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> AdminUser:
         async with database(settings.tortoise_config()):
@@ -233,7 +237,7 @@ def _set_sending_paused(paused: bool) -> None:
     from cli.database import database
     from domain import sending_switch
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> None:
         async with database(settings.tortoise_config()):
@@ -247,7 +251,7 @@ def export_schema() -> None:
     """Print the GraphQL schema (SDL)."""
     from api.schema import build_schema
 
-    sys.stdout.write(build_schema(_settings()).as_str() + "\n")
+    sys.stdout.write(build_schema(settings_or_exit()).as_str() + "\n")
 
 
 if __name__ == "__main__":

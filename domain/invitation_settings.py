@@ -126,6 +126,15 @@ async def at_scope(scope: Scope) -> InvitationSettings:
     return await for_store_view(store_view)
 
 
+async def stored_at(scope: Scope) -> dict[str, Any]:
+    """The settings set at exactly this scope, by name (None: an explicit null)."""
+    rows = await ConfigValue.filter(
+        scope=scope.type.value, scope_id=scope.id, path__startswith=PREFIX
+    )
+    stored = {row.path.removeprefix(PREFIX): row.value for row in rows}
+    return {name: stored[name] for name in SETTING_NAMES if name in stored}
+
+
 async def write(scope: Scope, values: dict[str, Any]) -> None:
     """Store the given values at a scope (validated by the caller); None is an explicit null."""
     rows = []

@@ -110,6 +110,18 @@ def check_url_template(value: str) -> str | None:
     return None
 
 
+def check_default(*, wanted: bool | None, is_default: bool, other_default: bool) -> str | None:
+    """Why a store view cannot take the default flag `wanted` (None: left as it is).
+
+    `is_default`: it is the default now; `other_default`: another store view is, or becomes, it.
+    """
+    if is_default and wanted is False and not other_default:
+        return "Exactly one store view is the default: make another one the default instead."
+    if not is_default and not wanted and not other_default:
+        return "Exactly one store view is the default: the first one must be it."
+    return None
+
+
 CHECKS: dict[str, Callable[[Any], str | None]] = {
     "code": check_code,
     "name": check_name,
@@ -246,13 +258,8 @@ async def create_store_view(
     if not errors and await StoreView.exists(code=code):
         errors.append(AlreadyExists(f"A store view {code!r} exists.", field=("code",)))
     has_default = await StoreView.filter(is_default=True).exists()
-    if not is_default and not has_default:
-        errors.append(
-            InvalidInput(
-                "Exactly one store view is the default: the first one must be it.",
-                field=("is_default",),
-            )
-        )
+    if problem := check_default(wanted=is_default, is_default=False, other_default=has_default):
+        errors.append(InvalidInput(problem, field=("is_default",)))
     _raise_any(errors)
     async with in_transaction():
         if is_default:
@@ -295,13 +302,15 @@ async def update_store_view(
     }
     errors = check_values(values, CHECKS)
     (store_view,) = await _refs(errors, [(StoreView, store_view_id, "store_view_id", "store view")])
-    if store_view is not None and store_view.is_default and is_default is False:
-        errors.append(
-            InvalidInput(
-                "Exactly one store view is the default: make another one the default instead.",
-                field=("is_default",),
-            )
+    # Exactly one store view is the default: when this one is not, another one is.
+    if store_view is not None and (
+        problem := check_default(
+            wanted=is_default,
+            is_default=store_view.is_default,
+            other_default=not store_view.is_default,
         )
+    ):
+        errors.append(InvalidInput(problem, field=("is_default",)))
     _raise_any(errors)
     for attribute, value in values.items():
         if value is not None:

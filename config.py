@@ -24,6 +24,13 @@ class DeliveryPolicy(StrEnum):
     AT_MOST_ONCE = "at_most_once"
 
 
+def _safe_jwks_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
+
+
 class Settings(BaseSettings):
     """Everything the service reads from its environment (see docs/contract/OPERATIONS.md)."""
 
@@ -85,6 +92,17 @@ class Settings(BaseSettings):
     # Browser origins, besides the API's own, whose pages may call it (CORS) and open its
     # WebSocket: "https://shop.example.com,https://admin.example.com". Empty: same origin only.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The store's own identity provider (OPERATIONS.md "Principals beyond the built-in accounts"):
+    # JWTs of each issuer are verified against its key set; unset issuer: off.
+    customer_jwt_issuer: str | None = None
+    customer_jwt_jwks_url: str | None = None
+    customer_jwt_audience: str | None = None
+    admin_jwt_issuer: str | None = None
+    admin_jwt_jwks_url: str | None = None
+    admin_jwt_audience: str | None = None
+    admin_jwt_permissions_claim: str = "permissions"
+    # Not in the operating contract: how soon an unknown key id may fetch the key set again.
+    jwt_keys_refetch_seconds: float = Field(60.0, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -98,6 +116,24 @@ class Settings(BaseSettings):
     def _origins_only(cls, value: list[str]) -> list[str]:
         # As browsers send them in Origin: lower-case, no default port, no path.
         return sorted(normalize_allowed_origins(value))
+
+    @model_validator(mode="after")
+    def _providers_complete(self) -> Self:
+        for kind in ("customer", "admin"):
+            issuer = getattr(self, f"{kind}_jwt_issuer")
+            jwks_url = getattr(self, f"{kind}_jwt_jwks_url")
+            audience = getattr(self, f"{kind}_jwt_audience")
+            if issuer and not (jwks_url and audience):
+                prefix = f"INVITATIONS_{kind.upper()}_JWT"
+                raise ValueError(f"{prefix}_ISSUER needs {prefix}_JWKS_URL and {prefix}_AUDIENCE")
+            if jwks_url and not _safe_jwks_url(jwks_url):
+                raise ValueError(
+                    f"INVITATIONS_{kind.upper()}_JWT_JWKS_URL must be https "
+                    "(http only to loopback, in development)"
+                )
+            if jwks_url and jwks_url.startswith("http:") and self.env is Environment.PRODUCTION:
+                raise ValueError(f"INVITATIONS_{kind.upper()}_JWT_JWKS_URL must be https")
+        return self
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Self:

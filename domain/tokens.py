@@ -26,6 +26,12 @@ class Principal:
     token_hash: str
     customer: Customer | None = None
     admin: AdminUser | None = None
+    # A provider's JWT (domain/provider_tokens.py) signs in until its `exp`, with no row of ours.
+    expires_at: datetime | None = None
+
+    @property
+    def from_provider(self) -> bool:
+        return self.expires_at is not None
 
 
 def hash_token(token: str) -> str:

@@ -1,6 +1,13 @@
 """Tortoise models and the domain rules that guard them."""
 
-from models.accounts import AccessToken, AdminUser, Customer, Permission, TokenKind
+from models.accounts import (
+    AccessToken,
+    AdminUser,
+    Customer,
+    Permission,
+    ProviderAccount,
+    TokenKind,
+)
 from models.bulk import BulkOperation, BulkOperationItem
 from models.config_values import ConfigValue
 from models.invitation import (
@@ -28,6 +35,7 @@ __all__ = [
     "InvitationStatus",
     "InvitationStatusChange",
     "Permission",
+    "ProviderAccount",
     "Referral",
     "StoreView",
     "TokenKind",

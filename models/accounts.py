@@ -87,3 +87,24 @@ class AccessToken(Model):
 
     class Meta:
         table = "access_token"
+
+
+class ProviderAccount(Model):
+    """A principal of the store's identity provider: its (issuer, sub) and who it is here."""
+
+    id = fields.IntField(primary_key=True)
+    issuer = fields.CharField(max_length=255)
+    subject = fields.CharField(max_length=255)
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    customer_id: int | None
+    admin: fields.ForeignKeyNullableRelation[AdminUser] = fields.ForeignKeyField(
+        "models.AdminUser", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    admin_id: int | None
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "provider_account"
+        unique_together = (("issuer", "subject"),)

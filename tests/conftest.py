@@ -68,6 +68,7 @@ TABLES = (
     "invitation_status_change",
     "invitation",
     "invitation_count",
+    "provider_account",
     "access_token",
     "customer",
     "admin_user",

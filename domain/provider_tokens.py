@@ -205,8 +205,17 @@ class ProviderTokens:
         if self.customer is not None and issuer == self.customer.issuer:
             claims = await self.customer.verify(token)
             customer = await _customer(self.customer.issuer, claims, website_id=website_id)
+            verified = claims.get("email_verified")
+            email = claims.get("email")
             return Principal(
-                token_hash=hash_token(token), customer=customer, expires_at=expiry(claims)
+                token_hash=hash_token(token),
+                customer=customer,
+                expires_at=expiry(claims),
+                email=email if isinstance(email, str) else None,
+                # Some providers send "false" as a string.
+                email_verified=verified not in (False, "false")
+                if "email_verified" in claims
+                else None,
             )
         if self.admin is not None and issuer == self.admin.issuer:
             claims = await self.admin.verify(token)

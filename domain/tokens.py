@@ -28,6 +28,9 @@ class Principal:
     admin: AdminUser | None = None
     # A provider's JWT (domain/provider_tokens.py) signs in until its `exp`, with no row of ours.
     expires_at: datetime | None = None
+    # A provider's customer: the e-mail its JWT carries, and whether the provider verified it.
+    email: str | None = None
+    email_verified: bool | None = None
 
     @property
     def from_provider(self) -> bool:

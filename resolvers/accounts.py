@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain import registration, signin, tokens
-from domain.errors import DomainError
+from domain.errors import DomainError, EmailMismatch
 from domain.validation import email_key
 from models.store import Website
 from schema.accounts import (
@@ -17,6 +17,7 @@ from schema.accounts import (
 )
 from schema.context import Context, Info
 from schema.errors import UserError
+from schema.invitation import AcceptInvitationPayload, Invitation
 from schema.rate_limits import Action
 
 
@@ -115,6 +116,49 @@ async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCusto
     return CreateCustomerPayload(
         customer=Customer.from_model(customer),
         customer_token=CustomerToken.from_issued(issued),
+        user_errors=[],
+    )
+
+
+async def accept_invitation(info: Info, code: str) -> AcceptInvitationPayload:
+    ctx = info.context
+    customer = ctx.require_customer()
+    principal = ctx.principal
+    assert principal is not None, "a customer is signed in"
+    if not principal.from_provider:
+        return AcceptInvitationPayload(
+            invitation=None,
+            customer=None,
+            user_errors=[
+                UserError.from_domain(
+                    EmailMismatch(
+                        "This needs the e-mail your identity provider verified: sign in with its "
+                        "token, or register with createCustomer and the invitationCode."
+                    ).at("code"),
+                    under=(),
+                )
+            ],
+        )
+    website = await _website(ctx)
+    ctx.limit(Action.REGISTRATION, account=f"{website.id}:{customer.email_key}")
+    try:
+        invitation = await registration.accept_as_customer(
+            customer=customer,
+            website=website,
+            code=code,
+            email=principal.email,
+            email_verified=principal.email_verified,
+            secret=ctx.settings.secret_key,
+        )
+    except DomainError as error:
+        return AcceptInvitationPayload(
+            invitation=None,
+            customer=None,
+            user_errors=[UserError.from_domain(error.at("code"), under=())],
+        )
+    return AcceptInvitationPayload(
+        invitation=Invitation.from_model(invitation),
+        customer=Customer.from_model(customer),
         user_errors=[],
     )
 

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import jwt
@@ -20,46 +19,12 @@ from app import create_app
 from config import Settings
 from models.accounts import AdminUser, Customer, ProviderAccount
 from tests.helpers import GraphQLClient, customer_token, error_codes, make_customer
-from tests.identity.provider import AUDIENCE, ISSUER, Provider, SigningKey, serve_jwks
+from tests.identity.conftest import provider_settings, refused_because
+from tests.identity.provider import ISSUER, Provider, SigningKey
 
 ME = "{ customer { id email firstname lastname } }"
 WEBSITES = "{ websites { code } }"
 REPORT = '{ invitationsReport(filter: {from: "2026-01-01", to: "2026-01-31"}) { __typename } }'
-
-
-@pytest.fixture
-def provider() -> Iterator[Provider]:
-    with serve_jwks(Provider(keys=[SigningKey.rsa()])) as served:
-        yield served
-
-
-def provider_settings(settings: Settings, url: str, refetch_seconds: float = 60) -> Settings:
-    return Settings(
-        **{
-            **settings.model_dump(),
-            "customer_jwt_issuer": ISSUER,
-            "customer_jwt_jwks_url": url,
-            "customer_jwt_audience": AUDIENCE,
-            "admin_jwt_issuer": ISSUER + "-staff",
-            "admin_jwt_jwks_url": url,
-            "admin_jwt_audience": AUDIENCE,
-            "jwt_keys_refetch_seconds": refetch_seconds,
-        }
-    )
-
-
-@pytest.fixture
-async def client(settings: Settings, provider: Provider) -> AsyncIterator[GraphQLClient]:
-    app = create_app(provider_settings(settings, provider.url), manage_database=False)
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield GraphQLClient(http)
-
-
-def refused_because(body: dict[str, object], words: str) -> None:
-    assert error_codes(body) == ["UNAUTHENTICATED"], body
-    message = body["errors"][0]["message"]  # type: ignore[index]
-    assert words in message, message
 
 
 async def test_a_good_token_creates_its_customer_once(

@@ -29,6 +29,7 @@ from api.responses import (
 from api.store_views import StoreViewCache
 from api.websocket import BoundedWebSocketAdapter, TransportWSHandler
 from config import Settings
+from domain import service_keys
 from domain.provider_tokens import ProviderTokenRejected, ProviderTokens, looks_like_jwt
 from domain.tokens import Principal, authenticate
 from models.store import StoreView
@@ -192,6 +193,8 @@ class GraphQLView(GraphQL[Context, None]):
                 return await self.provider_tokens.authenticate(token, website_id=website_id), None
             except ProviderTokenRejected as error:
                 return None, str(error)
+        if service_keys.is_service_key(token):
+            return await service_keys.authenticate(token), None
         return await authenticate(token), None
 
     async def get_context(

@@ -31,6 +31,8 @@ class Principal:
     # A provider's customer: the e-mail its JWT carries, and whether the provider verified it.
     email: str | None = None
     email_verified: bool | None = None
+    # A service API key (domain/service_keys.py), acting as its admin user `service:<name>`.
+    service: bool = False
 
     @property
     def from_provider(self) -> bool:

@@ -6,6 +6,7 @@ from models.accounts import (
     Customer,
     Permission,
     ProviderAccount,
+    ServiceKey,
     TokenKind,
 )
 from models.bulk import BulkOperation, BulkOperationItem
@@ -37,6 +38,7 @@ __all__ = [
     "Permission",
     "ProviderAccount",
     "Referral",
+    "ServiceKey",
     "StoreView",
     "TokenKind",
     "Website",

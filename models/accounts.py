@@ -108,3 +108,23 @@ class ProviderAccount(Model):
     class Meta:
         table = "provider_account"
         unique_together = (("issuer", "subject"),)
+
+
+class ServiceKey(Model):
+    """A back-office service's API key (`inv_sk_…`): only its SHA-256 is stored. It signs in as
+    its own admin user (`service:<name>`, no password), whose permissions are the key's."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    admin: fields.ForeignKeyRelation[AdminUser] = fields.ForeignKeyField(
+        "models.AdminUser", related_name=False, on_delete=fields.CASCADE
+    )
+    admin_id: int
+    created_at = fields.DatetimeField()
+    # Recorded at most once a minute per key, not on every request.
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "service_key"

@@ -23,7 +23,7 @@ import strawberry
 from starlette.websockets import WebSocket
 
 import events
-from domain import grid, invitations
+from domain import grid, invitations, service_keys
 from domain.clock import utcnow
 from domain.errors import DomainError
 from domain.tokens import Principal, authenticate_digest
@@ -150,6 +150,8 @@ async def _still_allowed(ctx: Context, permission: Permission | None) -> bool:
         principal: Principal | None = (
             ctx.principal if expires_at is not None and expires_at > utcnow() else None
         )
+    elif ctx.principal.service:
+        principal = await service_keys.authenticate_digest(ctx.principal.token_hash)
     else:
         principal = await authenticate_digest(ctx.principal.token_hash)
     if principal is None:

@@ -69,6 +69,7 @@ TABLES = (
     "invitation",
     "invitation_count",
     "provider_account",
+    "service_key",
     "access_token",
     "customer",
     "admin_user",

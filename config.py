@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from strawberry.http.websocket_origin import normalize_allowed_origins
 from tortoise.backends.base.config_generator import expand_db_url
@@ -29,6 +29,13 @@ class RateLimitStorage(StrEnum):
 
     MEMORY = "memory"  # this process's memory: each replica counts on its own
     DATABASE = "database"  # one table, shared by every replica on the database
+
+
+def _safe_jwks_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
 
 
 class Settings(BaseSettings):
@@ -112,6 +119,17 @@ class Settings(BaseSettings):
     webhook_concurrency_per_endpoint: int = Field(4, ge=1, le=64)
     webhook_retry_base_seconds: float = Field(30.0, ge=0)
     webhook_retry_window_seconds: float = Field(3 * 24 * 3600.0, gt=0)
+    # The store's own identity provider (OPERATIONS.md "Principals beyond the built-in accounts"):
+    # JWTs of each issuer are verified against its key set; unset issuer: off.
+    customer_jwt_issuer: str | None = None
+    customer_jwt_jwks_url: str | None = None
+    customer_jwt_audience: str | None = None
+    admin_jwt_issuer: str | None = None
+    admin_jwt_jwks_url: str | None = None
+    admin_jwt_audience: str | None = None
+    admin_jwt_permissions_claim: str = "permissions"
+    # Not in the operating contract: how soon an unknown key id may fetch the key set again.
+    jwt_keys_refetch_seconds: float = Field(60.0, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -145,6 +163,24 @@ class Settings(BaseSettings):
             # The embedded mail sink is a development convenience: production mail must leave.
             raise ValueError("INVITATIONS_SMTP_URL must be set in production")
         return value
+
+    @model_validator(mode="after")
+    def _providers_complete(self) -> Self:
+        for kind in ("customer", "admin"):
+            issuer = getattr(self, f"{kind}_jwt_issuer")
+            jwks_url = getattr(self, f"{kind}_jwt_jwks_url")
+            audience = getattr(self, f"{kind}_jwt_audience")
+            if issuer and not (jwks_url and audience):
+                prefix = f"INVITATIONS_{kind.upper()}_JWT"
+                raise ValueError(f"{prefix}_ISSUER needs {prefix}_JWKS_URL and {prefix}_AUDIENCE")
+            if jwks_url and not _safe_jwks_url(jwks_url):
+                raise ValueError(
+                    f"INVITATIONS_{kind.upper()}_JWT_JWKS_URL must be https "
+                    "(http only to loopback, in development)"
+                )
+            if jwks_url and jwks_url.startswith("http:") and self.env is Environment.PRODUCTION:
+                raise ValueError(f"INVITATIONS_{kind.upper()}_JWT_JWKS_URL must be https")
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -56,6 +56,7 @@ from schema.extensions import (
     SubscriptionsOverWebSocket,
 )
 from schema.invitation import (
+    AcceptInvitationPayload,
     CancelInvitationPayload,
     Invitation,
     InvitationConnection,
@@ -322,6 +323,14 @@ class Mutation:
         resolver=templates.delete_email_template,
         permission_classes=[CAN_SET_UP],
         description="Delete a template no scope selects (admin: STORES).",
+    )
+    accept_invitation: AcceptInvitationPayload = strawberry.mutation(
+        resolver=accounts.accept_invitation,
+        permission_classes=[IsCustomer],
+        description=(
+            "Accept an invitation as the customer your identity provider's JWT signs in: the "
+            "rules of createCustomer with invitationCode, against the token's verified e-mail."
+        ),
     )
 
 

@@ -30,7 +30,10 @@ from api.responses import (
 from api.store_views import StoreViewCache
 from api.websocket import BoundedWebSocketAdapter, TransportWSHandler
 from config import Settings
-from domain.tokens import authenticate
+from domain import service_keys
+from domain.provider_tokens import ProviderTokenRejected, ProviderTokens, looks_like_jwt
+from domain.tokens import Principal, authenticate
+from models.store import StoreView
 from schema.context import Context, rate_limits
 
 
@@ -169,6 +172,34 @@ class GraphQLView(GraphQL[Context, None]):
         self.outage = outage
         self.rate_limits = rate_limits(settings)
         self.store_views = StoreViewCache()
+        self.provider_tokens = ProviderTokens.configured(
+            customer=(
+                settings.customer_jwt_issuer,
+                settings.customer_jwt_jwks_url,
+                settings.customer_jwt_audience,
+            ),
+            admin=(
+                settings.admin_jwt_issuer,
+                settings.admin_jwt_jwks_url,
+                settings.admin_jwt_audience,
+            ),
+            permissions_claim=settings.admin_jwt_permissions_claim,
+            refetch_seconds=settings.jwt_keys_refetch_seconds,
+        )
+
+    async def authenticate(
+        self, token: str, store: StoreView | None
+    ) -> tuple[Principal | None, str | None]:
+        """The principal of a built-in token or a provider's JWT, else why the token fails."""
+        if self.provider_tokens.enabled and looks_like_jwt(token):
+            website_id = store.website_id if store is not None else None
+            try:
+                return await self.provider_tokens.authenticate(token, website_id=website_id), None
+            except ProviderTokenRejected as error:
+                return None, str(error)
+        if service_keys.is_service_key(token):
+            return await service_keys.authenticate(token), None
+        return await authenticate(token), None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -176,7 +207,7 @@ class GraphQLView(GraphQL[Context, None]):
         store_code = request.headers.get("store")
         store = await self.store_views.find(store_code.strip() if store_code else None)
         token = bearer_token(request.headers.get("authorization"))
-        principal = await authenticate(token) if token else None
+        principal, problem = await self.authenticate(token, store) if token else (None, None)
         return Context(
             request=request,
             response=response if isinstance(response, Response) else None,
@@ -185,6 +216,7 @@ class GraphQLView(GraphQL[Context, None]):
             store_code=store_code,
             principal=principal,
             bad_token=token is not None and principal is None,
+            token_problem=problem,
             rate_limits=self.rate_limits,
             outage=self.outage,
         )
@@ -201,7 +233,7 @@ class GraphQLView(GraphQL[Context, None]):
         authorization = params.get("authorization", params.get("Authorization"))
         if authorization is not None:
             token = bearer_token(authorization) if isinstance(authorization, str) else None
-            principal = await authenticate(token) if token else None
+            principal, _ = await self.authenticate(token, context.store) if token else (None, None)
             if principal is None:
                 raise ConnectionRejectionError
             context.principal, context.bad_token = principal, False

@@ -219,6 +219,64 @@ def create_admin(
     typer.echo(f"Admin '{admin.username}' with permissions: {', '.join(admin.permissions)}")
 
 
+api_key_app = typer.Typer(help="Service API keys for back-office scripts (`inv_sk_…`).")
+app.add_typer(api_key_app, name="api-key")
+
+
+def _with_database(work: Coroutine[Any, Any, T]) -> T:
+    from cli.database import database
+
+    async def run() -> T:
+        async with database(settings_or_exit().tortoise_config()):
+            return await work
+
+    return asyncio.run(run())
+
+
+@api_key_app.command("create")
+def api_key_create(
+    name: Annotated[str, typer.Option(help="What the key is for; history reads service:<name>.")],
+    permission: Annotated[
+        list[Permission] | None,
+        typer.Option(help="Repeat for several; without it, all permissions."),
+    ] = None,
+) -> None:
+    """Print a new key, once: it is stored hashed and cannot be shown again."""
+    from domain import service_keys
+
+    try:
+        key = _with_database(service_keys.create(name, permission or list(Permission)))
+    except DomainError as error:
+        typer.echo(f"Refused: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(key)
+
+
+@api_key_app.command("list")
+def api_key_list() -> None:
+    """Names, permissions, creation and last use of every key (never the key)."""
+    from domain import service_keys
+
+    for info in _with_database(service_keys.listing()):
+        used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "never"
+        state = f"revoked {info.revoked_at:%Y-%m-%dT%H:%M:%S}" if info.revoked_at else "active"
+        typer.echo(
+            f"{info.name}\t{','.join(info.permissions) or '-'}\t"
+            f"created {info.created_at:%Y-%m-%dT%H:%M:%S}\tlast used {used}\t{state}"
+        )
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """End a key at once, on every replica."""
+    from domain import service_keys
+
+    if not _with_database(service_keys.revoke(name)):
+        typer.echo(f"No active key named {name!r}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {name!r}.")
+
+
 @app.command("pause-sending")
 def pause_sending() -> None:
     """Stop all invitation e-mail now, in every mailer process on this database."""

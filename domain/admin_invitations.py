@@ -72,6 +72,9 @@ CHUNK = 500
 
 
 def admin_actor(admin: AdminUser) -> str:
+    # A service key's user is named `service:<name>` (domain/service_keys.py): that is its actor.
+    if admin.username.startswith("service:"):
+        return admin.username
     return f"admin:{admin.username}"
 
 

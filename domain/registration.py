@@ -174,6 +174,44 @@ async def register_invitee(
     return customer
 
 
+async def accept_as_customer(
+    *,
+    customer: Customer,
+    website: Website,
+    code: str,
+    email: str | None,
+    email_verified: bool | None,
+    secret: str,
+) -> Invitation:
+    """An existing customer (known through the store's identity provider) accepts the
+    invitation `code` names: the checks of `register_invitee` against the e-mail `email` their
+    provider vouches for, then the same atomic `accept`. The invitee group is applied."""
+    invitation = await acceptable_invitation(code, website=website, secret=secret)
+    if customer.website_id != website.id:
+        raise InvitationNotValid().at(*CODE_FIELD)
+    if email_verified is False:
+        raise EmailMismatch("Your identity provider has not verified your e-mail address.").at(
+            *CODE_FIELD
+        )
+    if email is None or email_key(email) != invitation.email_key:
+        raise EmailMismatch("Sign in with the address the invitation was sent to to accept it.").at(
+            *CODE_FIELD
+        )
+    if await Referral.filter(invitee_id=customer.id).exists():
+        raise InvitationNotValid("You have already accepted an invitation.").at(*CODE_FIELD)
+    if invitation.invitee_group_id is not None:
+        customer.group_id = invitation.invitee_group_id
+    try:
+        await accept(invitation, customer)
+    except IntegrityError:
+        # Another invitation accepted by this customer at the same moment.
+        raise InvitationNotValid("You have already accepted an invitation.").at(
+            *CODE_FIELD
+        ) from None
+    await invitation.refresh_from_db()
+    return invitation
+
+
 async def acceptable_invitation(code: str, *, website: Website, secret: str) -> Invitation:
     """The invitation of an authentic code that the website's registration may accept now."""
     invitation = await by_code(code, secret=secret)

@@ -26,6 +26,17 @@ class Principal:
     token_hash: str
     customer: Customer | None = None
     admin: AdminUser | None = None
+    # A provider's JWT (domain/provider_tokens.py) signs in until its `exp`, with no row of ours.
+    expires_at: datetime | None = None
+    # A provider's customer: the e-mail its JWT carries, and whether the provider verified it.
+    email: str | None = None
+    email_verified: bool | None = None
+    # A service API key (domain/service_keys.py), acting as its admin user `service:<name>`.
+    service: bool = False
+
+    @property
+    def from_provider(self) -> bool:
+        return self.expires_at is not None
 
 
 def hash_token(token: str) -> str:

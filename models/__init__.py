@@ -1,6 +1,14 @@
 """The Tortoise tables (the rules that guard them live in domain/)."""
 
-from models.accounts import AccessToken, AdminUser, Customer, Permission, TokenKind
+from models.accounts import (
+    AccessToken,
+    AdminUser,
+    Customer,
+    Permission,
+    ProviderAccount,
+    ServiceKey,
+    TokenKind,
+)
 from models.bulk import BulkOperation, BulkOperationItem
 from models.config_values import ConfigValue
 from models.invitation import (
@@ -31,8 +39,10 @@ __all__ = [
     "InvitationStatusChange",
     "Lease",
     "Permission",
+    "ProviderAccount",
     "RateLimitCounter",
     "Referral",
+    "ServiceKey",
     "StoreView",
     "TokenKind",
     "WebhookDelivery",

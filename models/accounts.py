@@ -88,3 +88,44 @@ class AccessToken(Model):
 
     class Meta:
         table = "access_token"
+
+
+class ProviderAccount(Model):
+    """A principal of the store's identity provider: its (issuer, sub) and who it is here."""
+
+    id = fields.IntField(primary_key=True)
+    issuer = fields.CharField(max_length=255)
+    subject = fields.CharField(max_length=255)
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    customer_id: int | None
+    admin: fields.ForeignKeyNullableRelation[AdminUser] = fields.ForeignKeyField(
+        "models.AdminUser", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    admin_id: int | None
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "provider_account"
+        unique_together = (("issuer", "subject"),)
+
+
+class ServiceKey(Model):
+    """A back-office service's API key (`inv_sk_…`): only its SHA-256 is stored. It signs in as
+    its own admin user (`service:<name>`, no password), whose permissions are the key's."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    admin: fields.ForeignKeyRelation[AdminUser] = fields.ForeignKeyField(
+        "models.AdminUser", related_name=False, on_delete=fields.CASCADE
+    )
+    admin_id: int
+    created_at = fields.DatetimeField()
+    # Recorded at most once a minute per key, not on every request.
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "service_key"

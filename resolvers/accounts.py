@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from domain import registration, signin, tokens
-from domain.errors import AccountLocked, DomainError, InvalidCredentials
+from domain.errors import AccountLocked, DomainError, EmailMismatch, InvalidCredentials
 from domain.validation import email_key
 from models.store import Website
 from schema.accounts import (
@@ -19,6 +19,7 @@ from schema.accounts import (
 )
 from schema.context import Context, Info
 from schema.errors import UserError
+from schema.invitation import AcceptInvitationPayload, Invitation
 from schema.rate_limits import Action
 
 LOCKED_OUT = (
@@ -141,6 +142,49 @@ async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCusto
     return CreateCustomerPayload(
         customer=Customer.from_model(customer),
         customer_token=CustomerToken.from_issued(issued),
+        user_errors=[],
+    )
+
+
+async def accept_invitation(info: Info, code: str) -> AcceptInvitationPayload:
+    ctx = info.context
+    customer = ctx.require_customer()
+    principal = ctx.principal
+    assert principal is not None, "a customer is signed in"
+    if not principal.from_provider:
+        return AcceptInvitationPayload(
+            invitation=None,
+            customer=None,
+            user_errors=[
+                UserError.from_domain(
+                    EmailMismatch(
+                        "This needs the e-mail your identity provider verified: sign in with its "
+                        "token, or register with createCustomer and the invitationCode."
+                    ).at("code"),
+                    under=(),
+                )
+            ],
+        )
+    website = await _website(ctx)
+    await ctx.limit(Action.REGISTRATION, account=f"{website.id}:{customer.email_key}")
+    try:
+        invitation = await registration.accept_as_customer(
+            customer=customer,
+            website=website,
+            code=code,
+            email=principal.email,
+            email_verified=principal.email_verified,
+            secret=ctx.settings.secret_key,
+        )
+    except DomainError as error:
+        return AcceptInvitationPayload(
+            invitation=None,
+            customer=None,
+            user_errors=[UserError.from_domain(error.at("code"), under=())],
+        )
+    return AcceptInvitationPayload(
+        invitation=Invitation.from_model(invitation),
+        customer=Customer.from_model(customer),
         user_errors=[],
     )
 

@@ -23,10 +23,10 @@ import strawberry
 from starlette.websockets import WebSocket
 
 import events
-from domain import grid, invitations
+from domain import grid, invitations, service_keys
 from domain.clock import utcnow
 from domain.errors import DomainError
-from domain.tokens import authenticate_digest
+from domain.tokens import Principal, authenticate_digest
 from models import invitation as m
 from models.accounts import Permission
 from schema.context import Context, Info
@@ -144,7 +144,16 @@ async def _still_allowed(ctx: Context, permission: Permission | None) -> bool:
     """Whether the connection's token still signs the same principal in (with `permission`)."""
     if ctx.principal is None:
         return False
-    principal = await authenticate_digest(ctx.principal.token_hash)
+    if ctx.principal.from_provider:
+        # A provider's JWT: valid until its expiry, with the permissions it was issued with.
+        expires_at = ctx.principal.expires_at
+        principal: Principal | None = (
+            ctx.principal if expires_at is not None and expires_at > utcnow() else None
+        )
+    elif ctx.principal.service:
+        principal = await service_keys.authenticate_digest(ctx.principal.token_hash)
+    else:
+        principal = await authenticate_digest(ctx.principal.token_hash)
     if principal is None:
         return False
     if permission is not None and (

@@ -60,6 +60,8 @@ class Context:
     rate_limits: RateLimits
     # A token was presented but is unknown, expired or revoked.
     bad_token: bool = False
+    # Why a provider's JWT was refused (domain/provider_tokens.py), as a sentence.
+    token_problem: str | None = None
     loaders: Loaders = field(default_factory=Loaders)
     # The app's record of a database outage (api.outage), told of one a resolver ran into.
     outage: Outage | None = None
@@ -107,6 +109,8 @@ class Context:
         return admin
 
     def _unauthenticated_message(self, kind: str) -> str:
+        if self.bad_token and self.token_problem:
+            return f"The token is not valid: {self.token_problem}."
         if self.bad_token:
             return "The token is not valid: it is unknown, expired or revoked."
         return f"Sign in first: send 'Authorization: Bearer <{kind} token>'."

@@ -287,6 +287,15 @@ class SendInvitationsPayload:
         )
 
 
+@strawberry.type(description="Result of acceptInvitation.")
+class AcceptInvitationPayload:
+    invitation: Invitation | None = strawberry.field(description="The accepted invitation.")
+    customer: Customer | None = strawberry.field(
+        description="You, now the invitee (in the invitation's invitee group, if it has one)."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why it was not accepted.")
+
+
 @strawberry.type(description="Result of cancelInvitation.")
 class CancelInvitationPayload:
     invitation: Invitation | None = strawberry.field(description="The canceled invitation.")

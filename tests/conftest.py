@@ -73,6 +73,8 @@ TABLES = (
     "invitation_status_change",
     "invitation",
     "invitation_count",
+    "provider_account",
+    "service_key",
     "access_token",
     "customer",
     "admin_user",

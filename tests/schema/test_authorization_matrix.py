@@ -101,6 +101,14 @@ async def _not_found(body: dict[str, Any], world: World) -> None:
     assert alices.status is InvitationStatus.NOT_SENT
 
 
+async def _alices_invitation_unchanged(body: dict[str, Any], world: World) -> None:
+    payload = body["data"]["acceptInvitation"]
+    assert payload["invitation"] is None
+    assert [e["code"] for e in payload["userErrors"]] == ["EMAIL_MISMATCH"]
+    alices = await Invitation.get(id=world.alice_invitation_id)
+    assert alices.status is InvitationStatus.NOT_SENT
+
+
 async def _alices_token_still_works(body: dict[str, Any], world: World) -> None:
     assert body["data"]["revokeCustomerToken"]["revoked"] is True
     assert await authenticate(world.alice_token) is not None
@@ -280,6 +288,17 @@ RULES: dict[str, Rule] = {
                 "{ invitation { status } userErrors { code } } }",
                 lambda w: {"id": str(w.alice_invitation_id)},
                 isolation=_not_found,
+            ),
+        ),
+    ),
+    "Mutation.acceptInvitation": Rule(
+        Who.CUSTOMER,
+        probes=(
+            Probe(
+                "mutation($c: String!) { acceptInvitation(code: $c) "
+                "{ invitation { status } userErrors { code } } }",
+                lambda w: {"c": w.alice_code},
+                isolation=_alices_invitation_unchanged,
             ),
         ),
     ),

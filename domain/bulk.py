@@ -38,6 +38,7 @@ from domain.clock import utcnow
 from domain.errors import InvalidInput, InvalidStatus, NotFound
 from domain.grid import GridFilter
 from domain.ids import parse_id
+from domain.outage import is_database_unavailable
 from domain.pagination import Ordering, Page, fetch_ordered_page
 from models.accounts import AdminUser
 from models.bulk import (
@@ -206,7 +207,9 @@ async def run_chunk(size: int = CHUNK_SIZE) -> ChunkResult | None:
             result = await _chunk(operation, size)
         except _Stopped:
             return ChunkResult(operation.id, 0, BulkStatus.CANCELED)
-        except Exception:
+        except Exception as error:
+            if is_database_unavailable(error):
+                raise  # not the chunk's fault: the worker waits for the database (no log, no count)
             logger.exception("a chunk of bulk operation %s failed", operation.id)
             await _failed(operation.id)
             raise

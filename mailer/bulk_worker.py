@@ -32,7 +32,9 @@ class BulkWorker:
         while not self._stopping.is_set():
             try:
                 result = await bulk.run_chunk(self.chunk_size)
-            except Exception:  # logged by run_chunk; a database outage must not end the loop
+            except (
+                Exception
+            ):  # logged by run_chunk (an outage by the mailer); it must not end the loop
                 result = None
             if result is None:
                 await self._idle()

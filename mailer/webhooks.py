@@ -33,6 +33,7 @@ from config import Settings
 from domain import webhook_urls, webhooks
 from domain.clock import utcnow
 from domain.errors import DomainError
+from domain.outage import is_database_unavailable
 from mailer import metrics
 from mailer.outbox import CONNECTION, Sql
 from models.webhooks import WebhookEndpoint
@@ -224,8 +225,10 @@ class WebhookSender:
             while not self._stopping.is_set():
                 try:
                     claimed = await self.run_once()
-                except Exception:  # a database outage must not end the loop
-                    logger.exception("a webhook batch failed")
+                except Exception as error:  # a database outage must not end the loop
+                    # An outage is the mailer's to log, once; anything else is a bug.
+                    if not is_database_unavailable(error):
+                        logger.exception("a webhook batch failed")
                     claimed = 0
                 if claimed == 0:
                     with contextlib.suppress(TimeoutError):

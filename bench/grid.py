@@ -6,8 +6,8 @@
 
 SQLite always (a temporary file); PostgreSQL too when INVITATIONS_BENCH_PG_URL names a server (a
 throwaway database is created beside the one named and dropped at the end). Each query is the
-domain call behind `invitations(...)` (models.grid.grid_page) with its totalCount, so the figures
-are database time plus the ORM, without HTTP and GraphQL (see NOTES.md for those costs).
+domain call behind `invitations(...)` (domain.grid.grid_page) with its totalCount, so the figures
+are database time plus the ORM, without HTTP and GraphQL (see docs/performance.md for those costs).
 Invitations are seeded with executemany (SQLite) or COPY (PostgreSQL).
 """
 

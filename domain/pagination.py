@@ -41,7 +41,7 @@ class Page(Generic[M]):
     # The sort key of each row, as its cursor carries it (same order as `rows`).
     keys: list[Any]
     query: QuerySet[M]
-    # A cheaper way to the same exact count, when the caller has one (see models.grid).
+    # A cheaper way to the same exact count, when the caller has one (see domain.grid).
     counter: Callable[[], Awaitable[int]] | None = None
 
     async def total_count(self) -> int:

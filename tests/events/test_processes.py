@@ -2,7 +2,7 @@
 
 On PostgreSQL every change goes out as a NOTIFY and every serving process LISTENs, so a change made
 through one process reaches the subscribers of the other. On SQLite events stay in the process
-that made the change (README "Live updates"): the same scenario must show exactly that.
+that made the change (docs/api.md, "Live updates"): the same scenario must show exactly that.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from domain import bulk
 from domain.errors import DomainError
 from models.accounts import Permission
 from models.bulk import ACTIVE_STATUSES, BulkAction
-from resolvers.subscriptions import _close_forbidden, _still_allowed
+from resolvers.subscriptions import require_still_allowed
 from schema.bulk import (
     BulkOperation,
     BulkOperationConnection,
@@ -105,7 +105,5 @@ async def bulk_operation_updates(
             return
         await asyncio.sleep(PROGRESS_SECONDS)
         if loop.time() - checked_at >= ctx.settings.subscription_token_check_seconds:
-            if not await _still_allowed(ctx, Permission.INVITATIONS):
-                await _close_forbidden(ctx)
-                return
+            await require_still_allowed(ctx, Permission.INVITATIONS)
             checked_at = loop.time()

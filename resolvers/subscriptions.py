@@ -117,9 +117,7 @@ async def _updates(
             due = loop.time() - checked_at >= settings.subscription_token_check_seconds
             if row is None and not due:
                 continue
-            if not await _still_allowed(ctx, permission):
-                await _close_forbidden(ctx)
-                return
+            await require_still_allowed(ctx, permission)
             checked_at = loop.time()
             if row is None or not _is_new(sent, row.id, state(row)):
                 continue
@@ -138,6 +136,13 @@ def _is_new(
     if len(sent) > REMEMBERED:
         sent.popitem(last=False)
     return True
+
+
+async def require_still_allowed(ctx: Context, permission: Permission | None) -> None:
+    """Return when the connection's token still signs its principal in (with `permission`);
+    otherwise close the socket with 4403, which ends every operation of the connection."""
+    if not await _still_allowed(ctx, permission):
+        await _close_forbidden(ctx)
 
 
 async def _still_allowed(ctx: Context, permission: Permission | None) -> bool:

@@ -41,9 +41,7 @@ async def start_bulk_invitation_action(
             exclude_ids=selection.exclude_ids or [],
         )
     except DomainError as error:
-        refused = UserError.from_domain(error, under=("selection",))
-        if refused.field:
-            refused.field = [RANGE_NAMES.get(part, part) for part in refused.field]
+        refused = UserError.from_domain(error, under=("selection",), names=RANGE_NAMES)
         return StartBulkOperationPayload(operation=None, user_errors=[refused])
     return StartBulkOperationPayload(operation=BulkOperation.from_model(operation), user_errors=[])
 

@@ -34,11 +34,12 @@ class UserError:
         *,
         under: Sequence[str] = ("input",),
         arguments: Mapping[str, str] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> UserError:
         """The user error of a domain refusal, at its GraphQL path (see `graphql_path`)."""
         return cls(
             code=error.code,
-            field=graphql_path(error.field, under=under, arguments=arguments),
+            field=graphql_path(error.field, under=under, arguments=arguments, names=names),
             message=error.message,
         )
 

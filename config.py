@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # (ten batches at most per sweep). One process at a time sweeps, whatever the replicas.
     expiry_sweep_seconds: float = Field(60.0, gt=0)
     expiry_sweep_batch_size: int = Field(500, ge=1, le=10_000)
+    # Bulk operations (mailer/bulk_worker.py): after each chunk a worker rests this many times the
+    # chunk's own time, so that "Select All" on a million rows leaves the API its latency.
+    bulk_pause_ratio: float = Field(0.5, ge=0, le=100)
 
     # Not in the operating contract, but worth tuning per deployment.
     customer_token_ttl_seconds: int = Field(3600, ge=60)

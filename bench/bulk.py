@@ -2,6 +2,7 @@
 while it runs, beside idle (not a test: figures only).
 
     .venv/bin/python bench/bulk.py [--sizes 100000,1000000] [--only sqlite|postgres]
+        [--pause-ratios 0,0.5] (INVITATIONS_BULK_PAUSE_RATIO of the worker; default: the setting's)
     INVITATIONS_BENCH_PG_URL=postgres://postgres@127.0.0.1/postgres .venv/bin/python bench/bulk.py
 
 SQLite always (a temporary file); PostgreSQL too when INVITATIONS_BENCH_PG_URL (or, under
@@ -137,7 +138,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def one_run(url: str, rows: int) -> dict[str, float]:
+async def one_run(url: str, rows: int, pause_ratio: str | None) -> dict[str, float]:
     postgres = url.startswith("postgres")
     settings = Settings(database_url=url, secret_key=SECRET, mail_dir=tempfile.mkdtemp())
     config = tortoise_config(url)
@@ -172,6 +173,8 @@ async def one_run(url: str, rows: int) -> dict[str, float]:
                 "INVITATIONS_MAIL_DIR": settings.mail_dir,
                 "INVITATIONS_MAILER_POLL_SECONDS": "0.05",
             }
+            if pause_ratio is not None:
+                env["INVITATIONS_BULK_PAUSE_RATIO"] = pause_ratio
             worker = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "cli", "worker", cwd=ROOT, env=env,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -212,12 +215,12 @@ async def one_run(url: str, rows: int) -> dict[str, float]:
         await Tortoise.close_connections()
 
 
-async def run(kind: str, sizes: list[int]) -> None:
-    for rows in sizes:
+async def run(kind: str, sizes: list[int], ratios: list[str | None]) -> None:
+    for rows, pause_ratio in [(rows, ratio) for rows in sizes for ratio in ratios]:
         if kind == "sqlite":
             folder = tempfile.mkdtemp()
             url = f"sqlite://{folder}/bench.sqlite3"
-            figures = await one_run(url, rows)
+            figures = await one_run(url, rows, pause_ratio)
         else:
             base = os.environ.get("INVITATIONS_BENCH_PG_URL") or os.environ.get(
                 "INVITATIONS_TEST_DATABASE_URL", ""
@@ -226,12 +229,13 @@ async def run(kind: str, sizes: list[int]) -> None:
             admin = await asyncpg.connect(base)
             await admin.execute(f'CREATE DATABASE "{name}"')
             try:
-                figures = await one_run(base.rsplit("/", 1)[0] + "/" + name, rows)
+                figures = await one_run(base.rsplit("/", 1)[0] + "/" + name, rows, pause_ratio)
             finally:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 await admin.close()
         print(
-            f"{kind:<10} DISCARD {rows:>9,} rows: {figures['rows_per_s']:>8,.0f} rows/s "
+            f"{kind:<10} DISCARD {rows:>9,} rows, pause ratio {pause_ratio or 'default':>7}: "
+            f"{figures['rows_per_s']:>8,.0f} rows/s "
             f"({figures['total_s']:.1f} s, selection fixed in {figures['select_s']:.2f} s) | "
             f"myInvitations ms idle p50 {figures['idle_p50']:.1f} p99 {figures['idle_p99']:.1f}"
             f" | during p50 {figures['during_p50']:.1f} p99 {figures['during_p99']:.1f}"
@@ -244,19 +248,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--pause-ratios", default="")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    ratios: list[str | None] = [r for r in args.pause_ratios.split(",") if r] or [None]
     pg = os.environ.get("INVITATIONS_BENCH_PG_URL") or os.environ.get(
         "INVITATIONS_TEST_DATABASE_URL"
     )
     if args.only:
-        asyncio.run(run(args.only, sizes))
+        asyncio.run(run(args.only, sizes, ratios))
         return
     # One process per database: Tortoise keeps each model's compiled queries in the dialect of
     # the first database it was initialised with.
     for kind in ["sqlite", *(["postgres"] if pg else [])]:
         subprocess.run(
-            [sys.executable, __file__, "--only", kind, "--sizes", args.sizes], check=True
+            [
+                sys.executable,
+                __file__,
+                "--only",
+                kind,
+                "--sizes",
+                args.sizes,
+                "--pause-ratios",
+                args.pause_ratios,
+            ],
+            check=True,
         )
 
 

@@ -112,7 +112,9 @@ def worker() -> None:
     async def run() -> None:
         async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
             mailer = Mailer(settings, transport)
-            bulk_worker = BulkWorker(poll_seconds=settings.mailer_poll_seconds)
+            bulk_worker = BulkWorker(
+                poll_seconds=settings.mailer_poll_seconds, pause_ratio=settings.bulk_pause_ratio
+            )
             webhook_sender = WebhookSender(settings)
             loop = asyncio.get_running_loop()
 

@@ -38,7 +38,9 @@ async def mailer_in_background(settings: Settings) -> AsyncIterator[Mailer]:
     lifespan) until the block ends."""
     async with smtp_transport(settings) as transport:
         mailer = Mailer(settings, transport)
-        bulk_worker = BulkWorker(poll_seconds=settings.mailer_poll_seconds)
+        bulk_worker = BulkWorker(
+            poll_seconds=settings.mailer_poll_seconds, pause_ratio=settings.bulk_pause_ratio
+        )
         task = asyncio.create_task(mailer.run(), name="invitations-mailer")
         bulk_task = asyncio.create_task(bulk_worker.run(), name="invitations-bulk")
         webhook_sender = WebhookSender(settings)

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -177,9 +178,12 @@ async def server_process(settings: Settings, **environment: str) -> AsyncIterato
     )
     base = f"http://{HOST}:{port}"
     try:
+        # A loaded machine can take many seconds to import the app: wait long, then fail loudly.
+        deadline = time.monotonic() + 90
         async with httpx.AsyncClient(base_url=base) as http:
-            for _ in range(300):
+            while True:
                 assert process.returncode is None, "the server process died"
+                assert time.monotonic() < deadline, "the server did not answer within 90 s"
                 try:
                     if (await http.get("/healthz")).status_code == 200:
                         break

@@ -8,7 +8,7 @@ UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-sqlite test-postgres fuzz check format bench bench-all schema clean
+.PHONY: install run test test-deps test-sqlite test-postgres fuzz check format bench bench-all schema clean
 
 install: $(VENV)/.installed
 
@@ -34,8 +34,19 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The fuzz run comes before the test suites so that a run ends with pytest's own summary.
-test: check fuzz test-sqlite test-postgres
+# The fuzz run comes before the test suites so that a run ends with pytest's own summaries. The
+# SQLite and PostgreSQL runs go side by side (.ci/test-databases); `make test-sqlite` and
+# `make test-postgres` run one of them alone.
+test: check fuzz test-deps
+	.ci/test-databases $(BIN)/pytest -q -p no:cacheprovider
+
+# What some tests need besides Python, installed once before the suites run side by side (each
+# test also installs it on first use when run alone).
+test-deps: install
+	@for lock in tests/*/package-lock.json; do \
+	  dir=$$(dirname $$lock); \
+	  [ -d $$dir/node_modules ] || (cd $$dir && npm ci --no-audit --no-fund --silent) || exit 1; \
+	done
 
 test-sqlite: install
 	$(BIN)/pytest -q

@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from strawberry.http.websocket_origin import normalize_allowed_origins
 from tortoise.backends.base.config_generator import expand_db_url
 
 DEVELOPMENT_SECRET = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
@@ -145,6 +144,12 @@ class Settings(BaseSettings):
     @classmethod
     def _origins_only(cls, value: list[str]) -> list[str]:
         # As browsers send them in Origin: lower-case, no default port, no path.
+        if not value:
+            return []
+        # Imported here: Strawberry takes a second or more to import, and commands that never
+        # serve (worker, migrate, create-admin) start that much sooner without it.
+        from strawberry.http.websocket_origin import normalize_allowed_origins
+
         return sorted(normalize_allowed_origins(value))
 
     @field_validator("smtp_url", "secret_key", "password_hash_profile")

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Iterator
 
+from graphql import GraphQLError
 from prometheus_client import Counter, Histogram
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
@@ -96,12 +97,16 @@ class OperationMetrics(SchemaExtension):
         if provided is not None:
             service_logging.name_operation(provided)
         started = time.perf_counter()
+        raised: list[GraphQLError] | None = None
         try:
             yield
+        except GraphQLError as error:  # a syntax error comes through the operation, raised
+            raised = [error]
+            raise
         finally:
-            self._record(time.perf_counter() - started, named=provided is not None)
+            self._record(time.perf_counter() - started, named=provided is not None, raised=raised)
 
-    def _record(self, seconds: float, *, named: bool) -> None:
+    def _record(self, seconds: float, *, named: bool, raised: list[GraphQLError] | None) -> None:
         ctx = self.execution_context
         document = ctx.graphql_document
         try:
@@ -117,6 +122,7 @@ class OperationMetrics(SchemaExtension):
         if kind != OperationType.SUBSCRIPTION.value:
             SECONDS.labels(kind, label).observe(seconds)
         result = ctx.result
-        for error in (result.errors if result is not None else None) or ():
+        errors = raised if raised is not None else result.errors if result is not None else None
+        for error in errors or ():
             code = (error.extensions or {}).get("code")
             ERRORS.labels(ERROR_CODES(code) if isinstance(code, str) else "NONE").inc()

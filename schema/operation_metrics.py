@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from prometheus_client import Counter, Histogram
@@ -73,6 +74,20 @@ class BoundedLabels:
 OPERATION_NAMES = BoundedLabels(MAX_OPERATION_NAMES, _NAME, OTHER)
 ERROR_CODES = BoundedLabels(MAX_ERROR_CODES, _CODE, "OTHER")
 
+# The metrics' children of each (type, operation) label pair, as `.labels()` takes a lock and
+# builds a key on every call. At most four types times MAX_OPERATION_NAMES + 1 names.
+_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _of(kind: str, label: str) -> tuple[Any, Any]:
+    children = _children.get((kind, label))
+    if children is None:
+        children = _children[kind, label] = (
+            REQUESTS.labels(kind, label),
+            SECONDS.labels(kind, label),
+        )
+    return children
+
 
 def _log_name(name: str | None) -> str | None:
     return name if name and len(name) <= MAX_NAME_LENGTH and _NAME.fullmatch(name) else None
@@ -118,9 +133,10 @@ class OperationMetrics(SchemaExtension):
         if not named and logged is not None:
             service_logging.name_operation(logged)
         label = OPERATION_NAMES(name if self.valid and kind != "unknown" else None)
-        REQUESTS.labels(kind, label).inc()
+        requests, latency = _of(kind, label)
+        requests.inc()
         if kind != OperationType.SUBSCRIPTION.value:
-            SECONDS.labels(kind, label).observe(seconds)
+            latency.observe(seconds)
         result = ctx.result
         errors = raised if raised is not None else result.errors if result is not None else None
         for error in errors or ():

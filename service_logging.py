@@ -90,6 +90,26 @@ class JsonFormatter(_LibraryJsonFormatter):
                 log_data["operation"] = fields.operation
 
 
+# Headers whose values are credentials. The websockets library, which uvicorn serves WebSockets
+# with, writes each handshake header as its own DEBUG line ("< %s: %s").
+SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
+_HEADER_LINES = frozenset({"< %s: %s", "> %s: %s"})
+
+
+class RedactHeaders(logging.Filter):
+    """Masks the value of a credential header in a handshake's DEBUG lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.msg in _HEADER_LINES
+            and isinstance(record.args, tuple)
+            and len(record.args) == 2
+            and str(record.args[0]).lower() in SECRET_HEADERS
+        ):
+            record.args = (record.args[0], "[redacted]")
+        return True
+
+
 def config_dict(*, level: str = "INFO", log_format: str = "text") -> dict[str, Any]:
     """The `logging.config.dictConfig` of a service process.
 
@@ -105,10 +125,12 @@ def config_dict(*, level: str = "INFO", log_format: str = "text") -> dict[str, A
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"service": {"()": formatter}},
+        "filters": {"redact": {"()": RedactHeaders}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "service",
+                "filters": ["redact"],
                 "stream": "ext://sys.stderr",
             }
         },

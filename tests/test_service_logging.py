@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from config import Settings
 from mailer.sink import HOST, free_port
@@ -109,6 +111,17 @@ async def test_a_json_log_has_the_fields_the_request_ids_and_one_line_per_mail(
                     for name in names
                 )
             )
+            # and a WebSocket is opened with an id
+            async with connect(
+                f"ws://{HOST}:{port}/graphql",
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                additional_headers={
+                    "x-request-id": "socket-1",
+                    "authorization": "Bearer not-a-real-token",
+                },
+            ) as ws:
+                assert ws.response is not None
+                socket_id = ws.response.headers["x-request-id"]
             # and a client goes away mid-body, and an invitation is queued
             await asyncio.to_thread(_cut_body, port)
             invitation = await make_invitation("Jane.Private+shop@mail.example.org")
@@ -130,6 +143,7 @@ async def test_a_json_log_has_the_fields_the_request_ids_and_one_line_per_mail(
     assert too_large.status_code == 413
     assert re.fullmatch(r"[0-9a-f]{32}", too_large.headers["x-request-id"])
     assert [a.headers["x-request-id"] for a in answers] == [f"id-{name}" for name in names]
+    assert socket_id == "socket-1"
     # and every line is one JSON object with time, level, logger and message
     text = (tmp_path / "err").read_text()
     lines: list[dict[str, Any]] = [json.loads(line) for line in text.splitlines()]
@@ -151,6 +165,12 @@ async def test_a_json_log_has_the_fields_the_request_ids_and_one_line_per_mail(
     for name in names:
         assert by_id[f"id-{name}"], name
         assert {line.get("operation") for line in by_id[f"id-{name}"]} == {name}
+    # (at DEBUG, the handshake is a dozen lines, all with its id; its token never shows)
+    socket_lines = by_id["socket-1"]
+    assert len(socket_lines) > 1
+    assert any('"WebSocket /graphql" [accepted]' in line["message"] for line in socket_lines)
+    assert "Bearer not-a-real-token" not in text
+    assert any(line["message"] == "< authorization: [redacted]" for line in lines)
     # the client that went away is a DEBUG line of its request, no error and no traceback
     (cut,) = by_id["cut-short"]
     assert cut["level"] == "DEBUG"

@@ -17,6 +17,7 @@ import events
 from api import health
 from api.body_limit import BodySizeLimit
 from api.outage import OutageGuard, ServiceOutage
+from api.request_id import RequestId
 from api.schema import build_schema
 from api.view import GraphQLView
 from config import Settings
@@ -82,11 +83,14 @@ def create_app(
             Route("/metrics", health.metrics),
         ],
         middleware=[
+            # First: its header is on every answer, CORS's and the size limit's refusals too.
+            Middleware(RequestId),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["POST"],
-                allow_headers=["Authorization", "Content-Type", "Store"],
+                allow_headers=["Authorization", "Content-Type", "Store", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
                 max_age=600,
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

@@ -23,6 +23,18 @@ class DeliveryPolicy(StrEnum):
     AT_MOST_ONCE = "at_most_once"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 class RateLimitStorage(StrEnum):
     """Where the abuse limits' counters are kept (schema/rate_limits.py)."""
 
@@ -87,6 +99,10 @@ class Settings(BaseSettings):
     max_tokens: int = Field(2000, ge=50)
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     mail_dir: str = "var/mail"
+    # One object a line (json) or one readable line (text); None: text in development, json in
+    # production (service_logging.py).
+    log_format: LogFormat | None = None
+    log_level: LogLevel = LogLevel.INFO
 
     # Abuse limits (docs/security.md): hits per window, per client address and per account, kept
     # in this process's memory or in the database (None: memory on SQLite, database otherwise).
@@ -139,6 +155,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
 
     @field_validator("cors_origins")
     @classmethod
@@ -193,6 +216,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def log_style(self) -> LogFormat:
+        """INVITATIONS_LOG_FORMAT, or its default for the environment."""
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.is_production else LogFormat.TEXT
 
     @property
     def limit_storage(self) -> RateLimitStorage:

@@ -65,6 +65,7 @@ from schema.invitation import (
     StorefrontInvitationSettings,
 )
 from schema.limits import CheckedDocuments, document_checker
+from schema.operation_metrics import OperationMetrics
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
 from schema.settings import InvitationSettings, UpdateInvitationSettingsPayload
@@ -370,6 +371,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         rules.append(NoSchemaIntrospectionCustomRule)
     check = document_checker(max_tokens=settings.max_tokens, rules=rules)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        OperationMetrics,  # first: its hook is left last, after the errors are masked
         lambda: CheckedDocuments(check),
         StoreScope,
         SubscriptionsOverWebSocket,

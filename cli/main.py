@@ -53,22 +53,27 @@ def serve() -> None:
     from app import create_app
 
     settings = settings_or_exit()
+    configure_logging(settings)
     typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql")
     if not settings.is_production:
         typer.echo(
             f"GraphiQL:       http://{settings.host}:{settings.port}/graphql (open in a browser)"
         )
-    if settings.mailer_in_process and not settings.smtp_url:
-        typer.echo(
-            f"Mail:           written to {settings.mail_dir}/*.eml (no INVITATIONS_SMTP_URL)"
-        )
+    # (Without INVITATIONS_SMTP_URL, the mailer says once where the mail goes.)
     uvicorn.Server(
         server_config(settings, create_app(settings, started=tune_garbage_collector))
     ).run()
 
 
+def configure_logging(settings: Settings) -> None:
+    """This process's log lines, uvicorn's among them, in INVITATIONS_LOG_FORMAT on stderr."""
+    import service_logging
+
+    service_logging.configure(level=settings.log_level, log_format=settings.log_style)
+
+
 def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
-    """How `serve` runs `app` under uvicorn."""
+    """How `serve` runs `app` under uvicorn (whose loggers configure_logging has set up)."""
     import uvicorn
 
     return uvicorn.Config(
@@ -77,7 +82,8 @@ def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
         port=settings.port,
         loop="uvloop",
         http="httptools",
-        log_level="info",
+        log_config=None,
+        log_level=settings.log_level.lower(),
         proxy_headers=False,
         # A WebSocket message is bounded as a request body is; uvicorn refuses a larger one
         # (1009) before reading it whole. The app checks it too (api.websocket).
@@ -108,6 +114,7 @@ def worker() -> None:
     from mailer.worker import Mailer
 
     settings = settings_or_exit()
+    configure_logging(settings)
 
     async def run() -> None:
         async with database(settings.tortoise_config()), smtp_transport(settings) as transport:

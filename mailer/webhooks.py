@@ -34,7 +34,7 @@ from domain import webhook_urls, webhooks
 from domain.clock import utcnow
 from domain.errors import DomainError
 from domain.outage import is_database_unavailable
-from mailer import metrics
+from mailer import delivery_log, metrics
 from mailer.outbox import CONNECTION, Sql
 from models.webhooks import WebhookEndpoint
 
@@ -329,6 +329,7 @@ class WebhookSender:
         if outcome.delivered:
             if await _delivered(row, outcome):
                 metrics.WEBHOOK_SENT.inc()
+                _logged(delivery_log.DELIVERED, row, outcome)
                 if endpoint.failing_since is not None:  # as read at the claim: one write
                     endpoint.failing_since = None
                     await _endpoint_succeeded(endpoint.id)
@@ -337,6 +338,7 @@ class WebhookSender:
             await _disable(endpoint.id, "The receiver answered 410 Gone.")
             if await _failed(row, outcome):
                 metrics.WEBHOOK_FAILED.inc()
+                _logged(delivery_log.DISABLED, row, outcome)
             return
         now = utcnow()
         await _endpoint_failed(endpoint.id, now)
@@ -345,6 +347,7 @@ class WebhookSender:
         if attempts >= self.max_attempts:
             if await _failed(row, outcome):
                 metrics.WEBHOOK_FAILED.inc()
+                _logged(delivery_log.GIVEN_UP, row, outcome)
             return
         ceiling = backoff_ceiling(attempts, self.settings.webhook_retry_base_seconds)
         delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
@@ -352,6 +355,18 @@ class WebhookSender:
             delay = 0.0
         if await _retry_later(row, outcome, delay):
             metrics.WEBHOOK_RETRIED.inc()
+            _logged(delivery_log.RETRYING, row, outcome)
+
+
+def _logged(outcome: str, row: Claimed, result: Outcome) -> None:
+    delivery_log.webhook_attempt(
+        outcome,
+        delivery_id=row.id,
+        endpoint_id=row.endpoint_id,
+        event_id=row.webhook_id,
+        status_code=result.status_code,
+        error=result.error,
+    )
 
 
 def _error_of(status_code: int) -> str | None:

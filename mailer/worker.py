@@ -24,7 +24,7 @@ from domain.outage import (
     is_database_unavailable,
     quiet_pool_reconnects,
 )
-from mailer import compose, metrics, outbox
+from mailer import compose, delivery_log, metrics, outbox
 from mailer.message import InvitationMail, build
 from mailer.outage import NotHandedOver, keep_trying
 from mailer.outbox import Claimed
@@ -57,6 +57,7 @@ class Recording:
     """A delivery whose record is being written."""
 
     row: Claimed
+    message_id: str
     written: asyncio.Future[bool]
 
 
@@ -186,6 +187,7 @@ class Mailer:
         try:
             if await self._outcome(write):
                 metrics.SENT.inc()
+                _logged(delivery_log.SENT, row, recording.message_id)
         except Exception:  # the row stays SENDING under its lease: rescued as in doubt
             logger.exception("recording the delivery of invitation %s failed", row.id)
 
@@ -221,30 +223,39 @@ class Mailer:
             unreachable.set()
             logger.warning("SMTP server unreachable: %s", error.reason)
             try:
-                await outbox.give_back(row, delay_seconds=settings.mailer_retry_base_seconds)
+                if await outbox.give_back(row, delay_seconds=settings.mailer_retry_base_seconds):
+                    _logged(delivery_log.DEFERRED, row, mail.message_id, "SMTP server unreachable")
             except Exception as failure:
                 if is_database_unavailable(failure):
                     raise NotHandedOver(row) from failure
                 raise
         except Permanent as error:
             reason = error.reason
-            await self._outcome(lambda: self._settle(row, DeliveryState.FAILED, reason))
+            await self._outcome(
+                lambda: self._settle(row, DeliveryState.FAILED, reason, mail.message_id)
+            )
         except Transient as error:
             reason = error.reason
             await self._outcome(
-                lambda: self._retry(row, attempt, reason, exhausted=DeliveryState.FAILED)
+                lambda: self._retry(
+                    row, attempt, reason, mail.message_id, exhausted=DeliveryState.FAILED
+                )
             )
         except UnknownOutcome as error:
             reason = error.reason
             if settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE:
-                await self._outcome(lambda: self._settle(row, DeliveryState.UNKNOWN, reason))
+                await self._outcome(
+                    lambda: self._settle(row, DeliveryState.UNKNOWN, reason, mail.message_id)
+                )
             else:
                 await self._outcome(
-                    lambda: self._retry(row, attempt, reason, exhausted=DeliveryState.UNKNOWN)
+                    lambda: self._retry(
+                        row, attempt, reason, mail.message_id, exhausted=DeliveryState.UNKNOWN
+                    )
                 )
         else:
             metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-            return Recording(row, self.recorder.delivered(row))
+            return Recording(row, mail.message_id, self.recorder.delivered(row))
         return None
 
     async def _start(
@@ -256,7 +267,7 @@ class Mailer:
             settings.mailer_delivery is DeliveryPolicy.AT_MOST_ONCE
             or row.attempts >= settings.mailer_max_attempts
         ):
-            await self._settle(row, DeliveryState.UNKNOWN, IN_DOUBT)
+            await self._settle(row, DeliveryState.UNKNOWN, IN_DOUBT, row.message_id)
             return None
         message_id = batch.message_id(row)
         try:
@@ -264,12 +275,13 @@ class Mailer:
             data = build(mail)
         except (ValueError, KeyError):
             logger.exception("cannot build the e-mail of invitation %s", row.id)
-            await self._settle(row, DeliveryState.FAILED, CANNOT_BUILD)
+            await self._settle(row, DeliveryState.FAILED, CANNOT_BUILD, message_id)
             return None
         if not await self.recorder.start_sending(row, message_id, settings.mailer_lease_seconds):
             # Not open any more (or the lease was lost, and then this write matches nothing).
             state = DeliveryState.UNKNOWN if row.in_doubt else DeliveryState.FAILED
-            await outbox.settle(row, state, NOT_OPEN)
+            if await outbox.settle(row, state, NOT_OPEN):
+                _logged(delivery_log.DISCARDED, row, row.message_id)
             return None
         return mail, data
 
@@ -291,17 +303,29 @@ class Mailer:
                 await asyncio.wait_for(self._stopping.wait(), PROBE_INTERVAL_SECONDS)
 
     async def _retry(
-        self, row: Claimed, attempt: int, reason: str, *, exhausted: DeliveryState
+        self,
+        row: Claimed,
+        attempt: int,
+        reason: str,
+        message_id: str,
+        *,
+        exhausted: DeliveryState,
     ) -> None:
         if attempt >= self.settings.mailer_max_attempts:
-            await self._settle(row, exhausted, f"{reason} (after {attempt} attempts)")
+            await self._settle(row, exhausted, f"{reason} (after {attempt} attempts)", message_id)
             return
         if await outbox.retry_later(row, delay_seconds=self.backoff(attempt), reason=reason):
             metrics.RETRIED.inc()
+            _logged(delivery_log.DEFERRED, row, message_id, reason)
 
-    async def _settle(self, row: Claimed, state: DeliveryState, reason: str) -> None:
+    async def _settle(
+        self, row: Claimed, state: DeliveryState, reason: str, message_id: str | None
+    ) -> None:
         if await outbox.settle(row, state, reason):
-            (metrics.FAILED if state is DeliveryState.FAILED else metrics.UNKNOWN).inc()
+            failed = state is DeliveryState.FAILED
+            (metrics.FAILED if failed else metrics.UNKNOWN).inc()
+            outcome = delivery_log.FAILED if failed else delivery_log.UNKNOWN
+            _logged(outcome, row, message_id, reason)
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: anywhere up to base · 2^(attempt-1), so retries of many rows spread out."""
@@ -316,3 +340,9 @@ class Mailer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _logged(outcome: str, row: Claimed, message_id: str | None, reason: str | None = None) -> None:
+    delivery_log.mail_outcome(
+        outcome, invitation_id=row.id, address=row.email, message_id=message_id, reason=reason
+    )

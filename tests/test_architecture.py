@@ -13,16 +13,27 @@ ROOT = Path(__file__).resolve().parents[1]
 # What each part of the project may import of the project (ARCHITECTURE.md, "Layers").
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
+    "service_logging": set(),
     "events": set(),
     "models": set(),
     "migrations": {"models"},
     "domain": {"models", "events"},
     "mailer": {"domain", "models", "events", "config"},
-    "schema": {"domain", "models", "events", "config"},
-    "resolvers": {"schema", "domain", "models", "events", "config"},
-    "api": {"resolvers", "schema", "domain", "models", "events", "config"},
-    "app": {"api", "schema", "mailer", "domain", "models", "events", "config"},
-    "cli": {"app", "api", "schema", "mailer", "domain", "models", "events", "config"},
+    "schema": {"domain", "models", "events", "config", "service_logging"},
+    "resolvers": {"schema", "domain", "models", "events", "config", "service_logging"},
+    "api": {"resolvers", "schema", "domain", "models", "events", "config", "service_logging"},
+    "app": {"api", "schema", "mailer", "domain", "models", "events", "config", "service_logging"},
+    "cli": {
+        "app",
+        "api",
+        "schema",
+        "mailer",
+        "domain",
+        "models",
+        "events",
+        "config",
+        "service_logging",
+    },
 }
 PACKAGES = [name for name in ALLOWED if (ROOT / name).is_dir()]
 TOP_MODULES = [name for name in ALLOWED if (ROOT / f"{name}.py").is_file()]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
+
+import pytest
 
 from config import DeliveryPolicy
 from domain.clock import utcnow
@@ -83,6 +86,28 @@ async def test_a_451_is_retried_with_the_same_message_id_then_delivered(
     assert row.delivery_state is DeliveryState.DELIVERED
     assert row.attempts == 2
     assert [m["Message-ID"] for m in smtp.messages()] == [first_message_id]
+
+
+async def test_a_refusal_is_one_warning_line_with_the_address_masked(
+    mailer, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a server whose refusal quotes the address
+    invitation = await make_invitation("Carol.Secret@example.net")
+    smtp.rcpt_replies.append("550 5.1.1 <carol.secret@example.net>: Recipient address rejected")
+    caplog.set_level(logging.INFO, "invitations.mailer.outcome")
+
+    await drain(mailer)
+
+    # Then one line says it failed, with the domain and the reply, never the local part
+    [line] = [r for r in caplog.records if r.name == "invitations.mailer.outcome"]
+    assert (line.levelname, line.outcome, line.invitation_id) == (
+        "WARNING",
+        "failed",
+        invitation.id,
+    )
+    assert line.recipient_domain == "example.net"
+    assert line.reason == "550 5.1.1 <…@example.net>: Recipient address rejected"
+    assert "carol.secret" not in caplog.text.lower()
 
 
 async def test_a_550_fails_at_once_with_the_server_reply(mailer, smtp: SmtpServer) -> None:

@@ -4,6 +4,7 @@ signature with the `standardwebhooks` library."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -155,9 +156,10 @@ async def test_every_event_type_arrives_signed_with_its_body(
 
 
 async def test_a_500_then_200_sends_the_same_webhook_id_twice(
-    receiver: Receiver, sender_settings: Settings
+    receiver: Receiver, sender_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await _endpoint(receiver.url)
+    caplog.set_level(logging.INFO, "invitations.webhooks.outcome")
+    created = await _endpoint(receiver.url)
     await _event()
     receiver.script.extend([500])
     retried_before = metrics.WEBHOOK_RETRIED._value.get()
@@ -169,6 +171,13 @@ async def test_a_500_then_200_sends_the_same_webhook_id_twice(
     [row] = await WebhookDelivery.all()
     assert (row.state, row.attempts, row.webhook_id) == (WebhookDeliveryState.DELIVERED, 2, first)
     assert metrics.WEBHOOK_RETRIED._value.get() - retried_before == 1
+    # and each attempt is one line: endpoint, event, outcome, status code (never the URL)
+    attempts = [r for r in caplog.records if r.name == "invitations.webhooks.outcome"]
+    assert [(r.endpoint_id, r.event_id, r.outcome, r.status_code) for r in attempts] == [
+        (created.endpoint.id, first, "retrying", 500),
+        (created.endpoint.id, first, "delivered", 200),
+    ]
+    assert receiver.url not in caplog.text
 
 
 async def test_410_disables_the_endpoint(receiver: Receiver, sender_settings: Settings) -> None:

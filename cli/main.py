@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import secrets
 import signal
 import sys
 from collections.abc import Coroutine
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -102,6 +104,7 @@ def worker() -> None:
     """Run the mailer, the bulk worker and the webhook sender alone until SIGTERM or Ctrl-C (the
     message, the bulk chunk and the webhook POSTs under way are finished first)."""
     from cli.database import database
+    from domain import tracing
     from mailer.bulk_worker import BulkWorker
     from mailer.service import smtp_transport
     from mailer.webhooks import WebhookSender
@@ -110,7 +113,10 @@ def worker() -> None:
     settings = settings_or_exit()
 
     async def run() -> None:
-        async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
+        async with AsyncExitStack() as stack:
+            stack.enter_context(tracing.traced(os.environ))  # docs/operations.md, "Traces"
+            await stack.enter_async_context(database(settings.tortoise_config()))
+            transport = await stack.enter_async_context(smtp_transport(settings))
             mailer = Mailer(settings, transport)
             bulk_worker = BulkWorker(poll_seconds=settings.mailer_poll_seconds)
             webhook_sender = WebhookSender(settings)

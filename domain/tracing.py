@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanProcessor,
 )
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransactionWrapper
@@ -190,8 +190,20 @@ def _traced(method: Execute, system: str) -> Execute:
         operation = query.lstrip().split(None, 1)[0].upper() if query.strip() else "SQL"
         attributes = {"db.system.name": system, "db.operation.name": operation}
         attributes["db.query.text"] = query  # parameters are never in it: values travel apart
-        with running.start_as_current_span(operation, kind=SpanKind.CLIENT, attributes=attributes):
-            return await method(client, query, *args, **kwargs)
+        # The kind of failure, never its words: PostgreSQL's quote the values of a conflict.
+        with running.start_as_current_span(
+            operation,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                return await method(client, query, *args, **kwargs)
+            except Exception as error:
+                span.set_attribute("error.type", type(error).__name__)
+                span.set_status(Status(StatusCode.ERROR))
+                raise
 
     return execute
 

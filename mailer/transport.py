@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 import idna
 from aiosmtplib import SMTPException, SMTPResponseException, SMTPStatus
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from domain import tracing
 from mailer.message import envelope_address
@@ -192,14 +192,19 @@ class SmtpTransport:
             "server.port": self.config.port,
             "network.protocol.name": "smtp",
         }
-        # Not the exception itself: a server's reply may quote the address.
+        # The kind of failure, never its words: a server's reply may quote the address.
         with running.start_as_current_span(
-            "smtp send", kind=SpanKind.CLIENT, attributes=attributes, record_exception=False
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
             try:
                 await self._send(sender, recipient, message)
-            except DeliveryError as error:
+            except Exception as error:
                 span.set_attribute("error.type", type(error).__name__)
+                span.set_status(Status(StatusCode.ERROR))
                 raise
 
     async def _send(self, sender: str, recipient: str, message: bytes) -> None:

@@ -23,7 +23,7 @@ from config import Settings
 from mailer.sink import HOST, free_port
 from mailer.worker import Mailer
 from models.invitation import DeliveryState, Invitation
-from tests.helpers import GraphQLClient, customer_token, make_customer
+from tests.helpers import GraphQLClient, admin_token, customer_token, make_admin, make_customer
 from tests.live import server_process
 from tests.mailer.conftest import SmtpServer, drain
 
@@ -32,7 +32,11 @@ mutation Send($input: SendInvitationsInput!) {
   sendInvitations(input: $input) { invitations { id } userErrors { code field } }
 }
 """
+RESEND = """
+mutation Resend($ids: [ID!]!) { resendInvitations(ids: $ids) { queuedCount userErrors { code } } }
+"""
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+RESEND_TRACE_ID = "5ce929d0e0e47364bf92f3577b34da6a"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
 
@@ -90,6 +94,32 @@ async def test_a_refused_send_marks_its_smtp_span_without_the_servers_words(
     assert smtp_span.events == ()  # the reply quotes the address: not recorded
     assert smtp_span.status.status_code is StatusCode.ERROR
     assert smtp_span.status.description is None
+
+
+async def test_a_resend_is_sent_in_the_trace_of_the_request_that_resent_it(
+    gql: GraphQLClient, smtp: SmtpServer, mailer: Mailer, spans: InMemorySpanExporter
+) -> None:
+    token = await customer_token(await make_customer("alice@example.com"))
+    await gql(SEND, {"input": {"emails": ["bob@example.com"]}}, token=token)
+    await drain(mailer)
+    row = await Invitation.get(email="bob@example.com")
+    spans.clear()
+
+    response = await gql.http.post(
+        "/graphql",
+        json={"query": RESEND, "variables": {"ids": [str(row.id)]}},
+        headers={
+            "Authorization": f"Bearer {await admin_token(await make_admin())}",
+            "traceparent": f"00-{RESEND_TRACE_ID}-00f067aa0ba902b7-01",
+        },
+    )
+    assert response.json()["data"]["resendInvitations"]["queuedCount"] == 1
+    await drain(mailer)
+
+    assert len(smtp.received) == 2
+    [send] = [span for span in spans.get_finished_spans() if span.name == "send invitation"]
+    assert send.context is not None
+    assert f"{send.context.trace_id:032x}" == RESEND_TRACE_ID
 
 
 class Collector(ThreadingHTTPServer):

@@ -47,6 +47,18 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def tracing_or_exit() -> None:
+    """Refuse OTEL_* variables that ask for an exporter nothing installed provides (docs/
+    operations.md, "Traces"), as a bad setting is refused."""
+    from domain import tracing
+
+    try:
+        tracing.check(os.environ)
+    except tracing.TracingConfigurationError as error:
+        typer.echo(f"Configuration error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve() -> None:
     """Serve the API (and the mailer, unless INVITATIONS_MAILER_IN_PROCESS=false)."""
@@ -55,6 +67,7 @@ def serve() -> None:
     from app import create_app
 
     settings = settings_or_exit()
+    tracing_or_exit()
     typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql")
     if not settings.is_production:
         typer.echo(
@@ -111,6 +124,7 @@ def worker() -> None:
     from mailer.worker import Mailer
 
     settings = settings_or_exit()
+    tracing_or_exit()
 
     async def run() -> None:
         async with AsyncExitStack() as stack:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from opentelemetry import trace
@@ -80,14 +80,25 @@ def exporter_names(environ: Mapping[str, str]) -> list[str]:
     return [flavour if name == "otlp" else name for name in dict.fromkeys(names)]
 
 
-def _exporter(name: str) -> SpanExporter:
+def check(environ: Mapping[str, str]) -> None:
+    """Raise TracingConfigurationError for an exporter the variables ask for and nothing provides
+    (a command refuses to start, as for a bad setting)."""
+    for name in exporter_names(environ):
+        _exporter_entry_point(name)
+
+
+def _exporter_entry_point(name: str) -> EntryPoint:
     found = entry_points(group="opentelemetry_traces_exporter", name=name)
     if not found:
         raise TracingConfigurationError(
             f"OTEL_TRACES_EXPORTER asks for {name!r}, which no installed package provides"
             " (this service ships `otlp` over http/protobuf and `console`)."
         )
-    exporter_class = next(iter(found)).load()
+    return next(iter(found))
+
+
+def _exporter(name: str) -> SpanExporter:
+    exporter_class = _exporter_entry_point(name).load()
     return exporter_class()  # reads its own OTEL_* variables
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from opentelemetry import propagate
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_span
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +18,13 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from domain import tracing
+
+
+def _incoming(headers: Headers) -> Context:
+    """The trace context the request's headers carry (OTEL_PROPAGATORS: W3C by default)."""
+    from opentelemetry import propagate  # loads the propagators: only once tracing is on
+
+    return propagate.extract(headers)
 
 
 class TracedRequests:
@@ -40,7 +47,7 @@ class TracedRequests:
         }
         with running.start_as_current_span(
             f"{method} {self.route}",
-            context=propagate.extract(Headers(scope=scope)),
+            context=_incoming(Headers(scope=scope)),
             kind=SpanKind.SERVER,
             attributes=attributes,
         ) as span:
@@ -91,7 +98,7 @@ class TraceOperations(SchemaExtension):
             return
         with running.start_as_current_span(
             "graphql",
-            context=propagate.extract(request.headers),
+            context=_incoming(request.headers),
             kind=SpanKind.SERVER,
             attributes={"network.protocol.name": "websocket"},
         ) as span:

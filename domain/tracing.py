@@ -21,22 +21,19 @@ import functools
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-    SpanProcessor,
-)
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
-from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransactionWrapper
-from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+# The SDK, its exporters and Tortoise's driver clients are imported only once tracing is set up:
+# off, a process starts as fast as without them.
 
 INSTRUMENTATION = "invitations"
 _W3C = TraceContextTextMapPropagator()
@@ -110,6 +107,13 @@ def set_up(
     Once per process: a second call returns the provider already running. The provider is also
     the global one (OpenTelemetry's `trace.get_tracer_provider()`), for other instrumentation.
     """
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SimpleSpanProcessor,
+        SpanProcessor,
+    )
+
     global _provider, _tracer
     if _provider is not None:
         return _provider
@@ -180,13 +184,6 @@ def context_of(traceparent: str | None) -> Context | None:
 # ---------------------------------------------------------------- database spans
 
 _DB_METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_many")
-# Each class's own definitions: the transaction wrappers override some of their client's.
-_DB_CLIENTS: tuple[tuple[type, str], ...] = (
-    (SqliteClient, "sqlite"),
-    (SqliteTransactionWrapper, "sqlite"),
-    (AsyncpgDBClient, "postgresql"),
-    (AsyncpgTransactionWrapper, "postgresql"),
-)
 _wrapped: list[tuple[type, str, Any]] = []
 
 Execute = Callable[..., Coroutine[Any, Any, Any]]
@@ -219,8 +216,23 @@ def _traced(method: Execute, system: str) -> Execute:
     return execute
 
 
+def _database_clients() -> tuple[tuple[type, str], ...]:
+    """Each client class of Tortoise's two dialects, by its database's name; each class's own
+    methods are wrapped (the transaction wrappers override some of their client's)."""
+    from tortoise.backends.asyncpg.client import AsyncpgDBClient
+    from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransaction
+    from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
+
+    return (
+        (SqliteClient, "sqlite"),
+        (SqliteTransactionWrapper, "sqlite"),
+        (AsyncpgDBClient, "postgresql"),
+        (AsyncpgTransaction, "postgresql"),
+    )
+
+
 def _wrap_database_clients() -> None:
-    for client_class, system in _DB_CLIENTS:
+    for client_class, system in _database_clients():
         for name in _DB_METHODS:
             original = client_class.__dict__.get(name)
             if original is not None:

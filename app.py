@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -19,8 +20,10 @@ from api.body_limit import BodySizeLimit
 from api.outage import OutageGuard, ServiceOutage
 from api.request_id import RequestId
 from api.schema import build_schema
+from api.tracing import TracedRequests
 from api.view import GraphQLView
 from config import Settings
+from domain import tracing
 from domain.outage import quiet_pool_reconnects
 from mailer.service import mailer_in_background
 from schema.extensions import quiet_expected_errors
@@ -61,6 +64,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Off unless the standard OTEL_* variables ask (docs/operations.md, "Traces").
+            stack.enter_context(tracing.traced(os.environ))
             if manage_database:
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False)
@@ -76,7 +81,7 @@ def create_app(
     service = Starlette(
         routes=[
             # Every method: the view answers those it refuses in JSON (405), as the rest.
-            Route("/graphql", OutageGuard(graphql, outage)),
+            Route("/graphql", TracedRequests(OutageGuard(graphql, outage), route="/graphql")),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),

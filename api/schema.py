@@ -9,6 +9,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
+from api.tracing import TraceOperations
 from config import Settings
 from models.accounts import Permission
 from resolvers import (
@@ -376,6 +377,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         StoreScope,
         SubscriptionsOverWebSocket,
         MaskUnexpectedErrors,
+        TraceOperations,
     ]
     if settings.is_production:
         extensions.append(HideSuggestions)

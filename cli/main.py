@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import secrets
 import signal
 import sys
 from collections.abc import Coroutine
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -45,6 +47,18 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def tracing_or_exit() -> None:
+    """Refuse OTEL_* variables that ask for an exporter nothing installed provides (docs/
+    operations.md, "Traces"), as a bad setting is refused."""
+    from domain import tracing
+
+    try:
+        tracing.check(os.environ)
+    except tracing.TracingConfigurationError as error:
+        typer.echo(f"Configuration error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve() -> None:
     """Serve the API (and the mailer, unless INVITATIONS_MAILER_IN_PROCESS=false)."""
@@ -54,6 +68,7 @@ def serve() -> None:
 
     settings = settings_or_exit()
     configure_logging(settings)
+    tracing_or_exit()
     typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql")
     if not settings.is_production:
         typer.echo(
@@ -108,6 +123,7 @@ def worker() -> None:
     """Run the mailer, the bulk worker and the webhook sender alone until SIGTERM or Ctrl-C (the
     message, the bulk chunk and the webhook POSTs under way are finished first)."""
     from cli.database import database
+    from domain import tracing
     from mailer.bulk_worker import BulkWorker
     from mailer.service import smtp_transport
     from mailer.webhooks import WebhookSender
@@ -115,9 +131,13 @@ def worker() -> None:
 
     settings = settings_or_exit()
     configure_logging(settings)
+    tracing_or_exit()
 
     async def run() -> None:
-        async with database(settings.tortoise_config()), smtp_transport(settings) as transport:
+        async with AsyncExitStack() as stack:
+            stack.enter_context(tracing.traced(os.environ))  # docs/operations.md, "Traces"
+            await stack.enter_async_context(database(settings.tortoise_config()))
+            transport = await stack.enter_async_context(smtp_transport(settings))
             mailer = Mailer(settings, transport)
             bulk_worker = BulkWorker(
                 poll_seconds=settings.mailer_poll_seconds, pause_ratio=settings.bulk_pause_ratio

@@ -28,7 +28,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import events
-from domain import mail_queue, sql, webhooks
+from domain import mail_queue, sql, tracing, webhooks
 from domain.admin_invitations import Outcome, admin_actor, chunks, expire_lapsed, not_leased
 from domain.clock import utcnow
 from domain.errors import (
@@ -280,6 +280,7 @@ async def _requeue(
                 lease_id=None,
                 lease_expires_at=None,
                 send_number=F("send_number") + 1,
+                traceparent=tracing.current_traceparent(),
                 expires_at=expiry(now, lifetime_days),
                 updated_at=now,
             )

@@ -17,7 +17,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import events
-from domain import codes, mail_queue, webhooks
+from domain import codes, mail_queue, tracing, webhooks
 from domain.clock import utcnow
 from domain.errors import (
     AlreadyInvited,
@@ -391,6 +391,7 @@ def new_invitation(
         code_nonce=codes.new_nonce(),
         delivery_state=DeliveryState.QUEUED,
         next_attempt_at=now,
+        traceparent=tracing.current_traceparent(),
     )
 
 

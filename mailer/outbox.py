@@ -39,7 +39,7 @@ T = TypeVar("T")
 CONNECTION = "default"
 _COLUMNS = (
     "id, email, message, store_view_id, inviter_id, code_nonce, delivery_state, attempts, "
-    "message_id, send_number"
+    "message_id, send_number, traceparent"
 )
 _DUE = (
     "delivery_state IN ('QUEUED', 'SENDING')"
@@ -64,6 +64,8 @@ class Claimed:
     attempts: int
     message_id: str | None
     send_number: int
+    # The trace of the request that queued the send (domain/tracing.py), if it was traced.
+    traceparent: str | None
     # Found in SENDING: a worker died mid-send, so the server may already have the message.
     in_doubt: bool
 
@@ -183,6 +185,7 @@ async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
             attempts=row["attempts"],
             message_id=row["message_id"],
             send_number=row["send_number"],
+            traceparent=row["traceparent"],
             in_doubt=row["delivery_state"] == DeliveryState.SENDING.value,
         )
         for row in rows

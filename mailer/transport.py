@@ -18,7 +18,9 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 import idna
 from aiosmtplib import SMTPException, SMTPResponseException, SMTPStatus
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from domain import tracing
 from mailer.message import envelope_address
 
 SCHEMES = {
@@ -181,6 +183,31 @@ class SmtpTransport:
         self._local_hostname = socket.gethostname()
 
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
+        running = tracing.tracer()
+        if running is None:
+            await self._send(sender, recipient, message)
+            return
+        attributes: dict[str, str | int] = {
+            "server.address": self.config.hostname,
+            "server.port": self.config.port,
+            "network.protocol.name": "smtp",
+        }
+        # The kind of failure, never its words: a server's reply may quote the address.
+        with running.start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                await self._send(sender, recipient, message)
+            except Exception as error:
+                span.set_attribute("error.type", type(error).__name__)
+                span.set_status(Status(StatusCode.ERROR))
+                raise
+
+    async def _send(self, sender: str, recipient: str, message: bytes) -> None:
         paths = _path(sender), _path(recipient)
         utf8 = any(path.needs_smtputf8 for path in paths)
         async with self._slots:

@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from opentelemetry.trace import SpanKind
+
 from config import DeliveryPolicy, Settings
-from domain import sending_switch
+from domain import sending_switch, tracing
 from domain.clock import utcnow
 from domain.expiry import ExpirySweeper
 from domain.mail_queue import wait_for_mail
@@ -204,7 +206,22 @@ class Mailer:
         """Send one row and record the outcome; a delivery's record is returned still under way.
 
         Raises NotHandedOver when the database went away before the server had the message.
+        Traced, the send continues the trace of the request that queued it.
         """
+        running = tracing.tracer()
+        if running is None:
+            return await self._send_row(row, batch, unreachable)
+        with running.start_as_current_span(
+            "send invitation",
+            context=tracing.context_of(row.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={"invitation.id": row.id, "invitation.attempt": row.attempts + 1},
+        ):
+            return await self._send_row(row, batch, unreachable)
+
+    async def _send_row(
+        self, row: Claimed, batch: compose.Batch, unreachable: asyncio.Event
+    ) -> Recording | None:
         settings = self.settings
         try:
             started_sending = await self._start(row, batch)

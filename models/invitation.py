@@ -96,6 +96,9 @@ class Invitation(Model):
     message_id = fields.CharField(max_length=255, null=True)
     # Counts sends (the first and each admin resend); retries of one send share its Message-ID.
     send_number = fields.IntField(default=1)
+    # The W3C traceparent of the request that queued this send (domain/tracing.py), which the
+    # mailer's spans continue; NULL while tracing is off.
+    traceparent = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "invitation"

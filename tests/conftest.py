@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tortoise import Tortoise, connections
 
 from app import create_app
 from cli.database import migrate
 from cli.demo import seed_demo
 from config import Settings, tortoise_config
+from domain import tracing
 from tests.helpers import TEST_SECRET, GraphQLClient
 
 
@@ -116,3 +118,12 @@ async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def gql(http: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(http)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the test, through the service's own set-up, into memory."""
+    exporter = InMemorySpanExporter()
+    assert tracing.set_up({}, exporter=exporter) is not None
+    yield exporter
+    tracing.shut_down()

@@ -71,3 +71,20 @@ def test_tortoises_command_line_still_reads_the_configuration(tmp_path: Path) ->
     assert result.returncode == 0, result.stdout
     assert "(no applied migrations)" in result.stdout
     assert (tmp_path / "cli.sqlite3").exists()
+
+
+def test_an_otel_exporter_nothing_provides_is_refused_before_serving() -> None:
+    result = run(
+        sys.executable,
+        "-m",
+        "cli",
+        "serve",
+        INVITATIONS_SECRET_KEY="a-private-secret-key-for-this-test-0123456789",
+        OTEL_TRACES_EXPORTER="zipkin",
+    )
+
+    assert result.returncode == 2, result.stdout
+    assert result.stdout.splitlines() == [
+        "Configuration error: OTEL_TRACES_EXPORTER asks for 'zipkin', which no installed package"
+        " provides (this service ships `otlp` over http/protobuf and `console`)."
+    ]

@@ -7,10 +7,11 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+GRAPHIQL := web/graphiql
 
-.PHONY: install run test test-sqlite test-postgres fuzz check format bench bench-all schema clean
+.PHONY: install run test test-sqlite test-postgres browser fuzz check format bench bench-all schema clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(GRAPHIQL)/node_modules/.installed
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -19,6 +20,16 @@ $(UV):
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	touch $@
+
+# GraphiQL's files (api/graphiql.py serves them): the locked npm packages.
+$(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for GraphiQL's files (README)" >&2; exit 1; }
+	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# Debian's chromium for the GraphiQL browser test, installed when missing (as root).
+browser:
+	.ci/chromium
 
 run: install
 	$(BIN)/invitations migrate
@@ -37,10 +48,10 @@ format: install
 # The fuzz run comes before the test suites so that a run ends with pytest's own summary.
 test: check fuzz test-sqlite test-postgres
 
-test-sqlite: install
+test-sqlite: install browser
 	$(BIN)/pytest -q
 
-test-postgres: install
+test-postgres: install browser
 	.ci/with-postgres $(BIN)/pytest -q
 
 schema: install
@@ -58,4 +69,4 @@ bench-all: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache $(GRAPHIQL)/node_modules

@@ -16,6 +16,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 import events
 from api import health
 from api.body_limit import BodySizeLimit
+from api.graphiql import GraphiQLFiles
 from api.outage import OutageGuard, ServiceOutage
 from api.schema import build_schema
 from api.view import GraphQLView
@@ -44,11 +45,12 @@ def create_app(
     quiet_expected_errors()
     quiet_pool_reconnects()
     outage = ServiceOutage()
+    graphiql = None if settings.is_production else GraphiQLFiles()
     graphql = GraphQLView(
         build_schema(settings),
         settings=settings,
         outage=outage,
-        graphql_ide=None if settings.is_production else "graphiql",
+        graphiql=graphiql,
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=settings.subscriptions_per_connection,
@@ -80,6 +82,7 @@ def create_app(
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
+            *([graphiql.route] if graphiql else []),
         ],
         middleware=[
             Middleware(

@@ -16,8 +16,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, async_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as HTTPRoute
 
-from api.graphiql import HOME, IMMUTABLE, content_security_policy
+from api.graphiql import HOME, IMMUTABLE, GraphiQLFiles, content_security_policy
 from app import create_app
 from config import Settings
 from events import BROKER
@@ -168,6 +172,20 @@ async def test_the_page_loads_nothing_from_another_origin(settings: Settings) ->
 def test_a_host_header_that_is_no_host_is_left_out_of_the_policy() -> None:
     assert "connect-src 'self'; " in content_security_policy("evil; script-src *")
     assert "ws://[::1]:8000 " in content_security_policy("[::1]:8000")
+
+
+async def test_without_its_files_the_page_says_how_to_install_them(tmp_path: Path) -> None:
+    files = GraphiQLFiles(home=tmp_path)
+
+    def page(request: Request) -> Response:
+        return files.page(request)
+
+    transport = httpx.ASGITransport(app=Starlette(routes=[HTTPRoute("/", page)]))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/")
+
+    assert response.status_code == 503
+    assert "make install" in response.text
 
 
 async def test_production_serves_neither_the_page_nor_its_files(settings: Settings) -> None:

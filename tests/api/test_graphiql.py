@@ -214,7 +214,16 @@ async def test_the_docs_explorer_shows_the_schema(graphiql: GraphiQL) -> None:
     page = graphiql.page
     await page.click("button[aria-label='Show Documentation Explorer']")
     await page.fill(".graphiql-doc-explorer-search-input input", "Invitation")
-    await page.get_by_role("option", name="Invitation", exact=True).click()
+    # The list of matches re-renders as the search settles: find and click the option in one
+    # step, or a click can land on the match that took its place.
+    await page.wait_for_function(
+        """() => {
+          const options = [...document.querySelectorAll("[data-cy=doc-explorer-option]")];
+          const option = options.find(each => each.textContent === "Invitation");
+          option?.click();
+          return option !== undefined;
+        }"""
+    )
 
     title = page.locator(".graphiql-doc-explorer-title")
     await page.wait_for_function(

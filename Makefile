@@ -7,10 +7,11 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+GRAPHIQL := web/graphiql
 
-.PHONY: install run test test-deps test-sqlite test-postgres fuzz check format bench bench-all schema clean
+.PHONY: install run test test-deps test-sqlite test-postgres browser fuzz check format bench bench-all schema clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(GRAPHIQL)/node_modules/.installed
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -19,6 +20,16 @@ $(UV):
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	touch $@
+
+# GraphiQL's files (api/graphiql.py serves them): the locked npm packages.
+$(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for GraphiQL's files (README)" >&2; exit 1; }
+	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# Debian's chromium for the GraphiQL browser test, installed when missing (as root).
+browser:
+	.ci/chromium
 
 run: install
 	$(BIN)/invitations migrate
@@ -37,7 +48,7 @@ format: install
 # The fuzz run comes before the test suites so that a run ends with pytest's own summaries. The
 # SQLite and PostgreSQL runs go side by side (.ci/test-databases); `make test-sqlite` and
 # `make test-postgres` run one of them alone.
-test: check fuzz test-deps
+test: check fuzz test-deps browser
 	.ci/test-databases $(BIN)/pytest -q -p no:cacheprovider
 
 # What some tests need besides Python, installed once before the suites run side by side (each
@@ -48,10 +59,10 @@ test-deps: install
 	  [ -d $$dir/node_modules ] || (cd $$dir && npm ci --no-audit --no-fund --silent) || exit 1; \
 	done
 
-test-sqlite: install
+test-sqlite: install browser
 	$(BIN)/pytest -q
 
-test-postgres: install
+test-postgres: install browser
 	.ci/with-postgres $(BIN)/pytest -q
 
 schema: install
@@ -69,4 +80,4 @@ bench-all: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .tools var .mypy_cache .ruff_cache .pytest_cache $(GRAPHIQL)/node_modules

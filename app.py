@@ -17,6 +17,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 import events
 from api import health
 from api.body_limit import BodySizeLimit
+from api.graphiql import GraphiQLFiles
 from api.outage import OutageGuard, ServiceOutage
 from api.request_id import RequestId
 from api.schema import build_schema
@@ -48,11 +49,12 @@ def create_app(
     quiet_expected_errors()
     quiet_pool_reconnects()
     outage = ServiceOutage()
+    graphiql = None if settings.is_production else GraphiQLFiles()
     graphql = GraphQLView(
         build_schema(settings),
         settings=settings,
         outage=outage,
-        graphql_ide=None if settings.is_production else "graphiql",
+        graphiql=graphiql,
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=settings.subscriptions_per_connection,
@@ -86,6 +88,7 @@ def create_app(
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
+            *([graphiql.route] if graphiql else []),
         ],
         middleware=[
             # First: its header is on every answer, CORS's and the size limit's refusals too.

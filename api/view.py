@@ -17,6 +17,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_res
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.graphiql import GraphiQLFiles
 from api.outage import ServiceOutage
 from api.responses import (
     GRAPHQL_RESPONSE_JSON,
@@ -99,6 +100,11 @@ class GraphQLView(GraphQL[Context, None]):
             )
         await response(scope, receive, send)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our page, loading nothing from another origin (api/graphiql.py), not Strawberry's.
+        assert self.graphiql is not None, "Strawberry renders the IDE only when one is set"
+        return self.graphiql.page(request)
+
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)
 
@@ -165,9 +171,17 @@ class GraphQLView(GraphQL[Context, None]):
         return response
 
     def __init__(
-        self, *args: Any, settings: Settings, outage: ServiceOutage, **kwargs: Any
+        self,
+        *args: Any,
+        settings: Settings,
+        outage: ServiceOutage,
+        graphiql: GraphiQLFiles | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Strawberry renders an IDE when this is set: ours (render_graphql_ide), or none.
+        self.graphql_ide = "graphiql" if graphiql else None
+        self.graphiql = graphiql
         self.settings = settings
         self.outage = outage
         self.rate_limits = rate_limits(settings)

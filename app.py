@@ -36,12 +36,14 @@ def create_app(
     manage_database: bool = True,
     run_mailer: bool | None = None,
     started: Callable[[], object] | None = None,
+    stopped: Callable[[], object] | None = None,
 ) -> Starlette:
     """The service. With `manage_database=False` the caller has opened Tortoise (tests, bench).
 
     The mailer runs in the process when settings ask for it, except (unless `run_mailer=True`)
     under a caller that manages the database: tests then decide when mail goes out. `started`
-    is called once start-up is done (`serve` tunes its process there).
+    is called once start-up is done (`serve` tunes its process there), `stopped` once shut-down
+    is (a worker of `serve --workers N` retires its metrics there).
     """
     settings = settings or Settings()
     if run_mailer is None:
@@ -68,6 +70,8 @@ def create_app(
         async with AsyncExitStack() as stack:
             # Off unless the standard OTEL_* variables ask (docs/operations.md, "Traces").
             stack.enter_context(tracing.traced(os.environ))
+            if stopped is not None:
+                stack.callback(stopped)
             if manage_database:
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Processes `serve` runs on its one port; None: one per core in production, 1 in development
+    # (see serve_processes).
+    workers: int | None = Field(None, ge=1, le=256)
     database_url: str = "sqlite://var/invitations.sqlite3"
     # (Checked even when left unset: production requires them; see _production_is_safe.)
     smtp_url: str | None = Field(None, validate_default=True)
@@ -238,12 +242,32 @@ class Settings(BaseSettings):
         return self.webhook_allow_private_networks
 
     @property
+    def serve_processes(self) -> int:
+        """INVITATIONS_WORKERS, or its default: one process per core in production, else one.
+
+        On SQLite the default is one process in production too: events cannot cross processes
+        there (`serve` refuses more than one, see cli/serve.py).
+        """
+        if self.workers is not None:
+            return self.workers
+        if self.is_production and not self.is_sqlite:
+            return available_cores()
+        return 1
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite://")
 
     def tortoise_config(self) -> dict[str, Any]:
         """The Tortoise ORM configuration of this deployment (also used by migrations)."""
         return tortoise_config(self.database_url)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers' cpusets narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1  # macOS, Windows
 
 
 def _sqlite_url(url: str) -> str:

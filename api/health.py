@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise import connections
@@ -32,4 +34,19 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's metrics; under `serve --workers N`, those of every worker, summed.
+
+    prometheus-client runs in multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (`serve`
+    sets it for its workers, cli/serve.py): each worker writes its values to files there, and
+    any worker's scrape reads them all. Gauges say how to combine (`multiprocess_mode`). The
+    process_* metrics are per process and are left out in that mode.
+    """
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry

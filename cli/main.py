@@ -60,21 +60,41 @@ def tracing_or_exit() -> None:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes serving the one port (PostgreSQL only above 1); default "
+            "INVITATIONS_WORKERS, else one per core in production and 1 in development.",
+        ),
+    ] = None,
+) -> None:
     """Serve the API (and the mailer, unless INVITATIONS_MAILER_IN_PROCESS=false)."""
     import uvicorn
 
     from app import create_app
+    from cli import serve as serving
 
     settings = settings_or_exit()
     configure_logging(settings)
     tracing_or_exit()
-    typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql")
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    processes = settings.serve_processes
+    if processes > 1 and settings.is_sqlite:
+        typer.echo(f"Configuration error: {serving.SQLITE_REFUSAL}", err=True)
+        raise typer.Exit(2)
+    across = f" ({processes} processes)" if processes > 1 else ""
+    typer.echo(f"GraphQL API on http://{settings.host}:{settings.port}/graphql{across}")
     if not settings.is_production:
         typer.echo(
             f"GraphiQL:       http://{settings.host}:{settings.port}/graphql (open in a browser)"
         )
     # (Without INVITATIONS_SMTP_URL, the mailer says once where the mail goes.)
+    if processes > 1:
+        serving.run_processes(settings, processes)
+        return
     uvicorn.Server(
         server_config(settings, create_app(settings, started=tune_garbage_collector))
     ).run()
@@ -87,12 +107,19 @@ def configure_logging(settings: Settings) -> None:
     service_logging.configure(level=settings.log_level, log_format=settings.log_style)
 
 
-def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
-    """How `serve` runs `app` under uvicorn (whose loggers configure_logging has set up)."""
+def server_config(settings: Settings, app: ASGIApp | str, *, workers: int = 1) -> uvicorn.Config:
+    """How `serve` runs `app` under uvicorn (whose loggers configure_logging has set up): an app,
+    or (several `workers`) a factory's path."""
     import uvicorn
 
     return uvicorn.Config(
         app,
+        factory=isinstance(app, str),
+        workers=workers,
+        # How long the supervisor waits for a worker to answer its health check before it
+        # kills and replaces it. A new worker answers only once it has imported its code: 5 s
+        # (uvicorn's default) killed every worker, over and over, on a busy two-core machine.
+        timeout_worker_healthcheck=30,
         host=settings.host,
         port=settings.port,
         loop="uvloop",

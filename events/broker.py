@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge
 
 SUBSCRIPTIONS = Gauge(
-    "invitations_live_subscriptions", "Live-update subscriptions open in this process."
+    "invitations_live_subscriptions",
+    "Live-update subscriptions open (in every worker of `serve --workers N`).",
+    multiprocess_mode="livesum",
 )
 OVERFLOWS = Counter(
     "invitations_live_overflows_total", "Subscriptions ended because their queue filled up."

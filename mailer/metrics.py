@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Every mailer counts the same queue: under `serve --workers N`, the latest count of any worker.
 QUEUE_DEPTH = Gauge(
-    "invitations_mail_queue_depth", "Invitation e-mails queued or being sent, at the last claim."
+    "invitations_mail_queue_depth",
+    "Invitation e-mails queued or being sent, at the last claim.",
+    multiprocess_mode="livemostrecent",
 )
 SENT = Counter("invitations_mail_sent_total", "Invitation e-mails the SMTP server accepted.")
 FAILED = Counter("invitations_mail_failed_total", "Invitation e-mails given up on (FAILED).")

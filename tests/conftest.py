@@ -85,6 +85,7 @@ TABLES = (
     "customer_group",
     "lease",
     "rate_limit_counter",
+    "persisted_query",
 )
 
 

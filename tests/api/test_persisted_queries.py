@@ -16,7 +16,7 @@ from config import Settings
 from domain import persisted_queries
 from models.persisted_queries import PersistedQuery
 from tests.helpers import admin_token, make_admin
-from tests.live import live_server
+from tests.live import live_client, live_server
 
 STORE_VIEWS = "query StoreViews { storeViews { code locale } }"
 SETTINGS = "query Settings { storefrontInvitationSettings { enabled } }"
@@ -26,6 +26,7 @@ SIGN_IN = (
     "mutation SignIn($u: String!, $p: String!) "
     "{ generateAdminToken(username: $u, password: $p) { __typename } }"
 )
+MY_UPDATES = "subscription Mine { myInvitationUpdates { id } }"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
@@ -265,3 +266,26 @@ async def test_persisted_only_runs_registered_documents_alone(settings: Settings
     assert error(unknown_with_query)["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
     assert error(unknown_by_get)["message"] == "PersistedQueryNotFound"
     assert await PersistedQuery.all().count() == 1
+
+
+async def test_over_websocket_persisted_only_runs_registered_documents_alone(
+    settings: Settings,
+) -> None:
+    await persisted_queries.register_all([MY_UPDATES], limit=10)
+    async with (
+        live_server(settings.model_copy(update={"persisted_only": True})) as url,
+        live_client(url) as client,
+    ):
+        await client.send_raw(
+            {"id": "1", "type": "subscribe", "payload": {"extensions": extension(MY_UPDATES)}}
+        )
+        by_hash = await client.receive()
+        await client.send_raw({"id": "2", "type": "subscribe", "payload": {"query": SETTINGS}})
+        unknown = await client.receive()
+
+    # The registered subscription ran, and was refused as any would be without a customer token.
+    assert by_hash["type"] == "error", by_hash
+    assert by_hash["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert by_hash["payload"][0]["locations"] == [{"line": 1, "column": 21}]
+    assert unknown["type"] == "error", unknown
+    assert unknown["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"

@@ -57,7 +57,8 @@ def create_app(
         settings=settings,
         outage=outage,
         graphiql=graphiql,
-        allow_queries_via_get=False,
+        # GET takes persisted queries only (api.persisted_queries); mutations never.
+        allow_queries_via_get=True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=settings.subscriptions_per_connection,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
@@ -100,7 +101,7 @@ def create_app(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["POST"],
+                allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type", "Store", "X-Request-ID"],
                 expose_headers=["X-Request-ID"],
                 max_age=600,

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     # production (service_logging.py).
     log_format: LogFormat | None = None
     log_level: LogLevel = LogLevel.INFO
+    # Automatic persisted queries (docs/operations.md): at most this many documents registered (in
+    # the database, for every replica), this many kept in each process's memory; only registered
+    # operations run when `persisted_only`; how long a CDN may keep a public GET answer.
+    persisted_only: bool = False
+    persisted_queries_max: int = Field(10_000, ge=1)
+    persisted_queries_cached: int = Field(1_000, ge=1)
+    public_max_age_seconds: int = Field(60, ge=0)
 
     # Abuse limits (docs/security.md): hits per window, per client address and per account, kept
     # in this process's memory or in the database (None: memory on SQLite, database otherwise).

@@ -69,12 +69,13 @@ def refusal(
     status_code: int,
     message: str,
     *,
+    code: str = "BAD_REQUEST",
     media_type: str = JSON,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The answer to an HTTP request that is not a GraphQL request we take."""
     return Response(
-        orjson.dumps(error_body(message)),
+        orjson.dumps(error_body(message, code)),
         status_code=status_code,
         headers=dict(headers or {}),
         media_type=content_type(media_type),

@@ -65,7 +65,7 @@ from schema.invitation import (
     SendInvitationsPayload,
     StorefrontInvitationSettings,
 )
-from schema.limits import CheckedDocuments, document_checker
+from schema.limits import Checked, CheckedDocuments, DocumentChecker, document_checker
 from schema.operation_metrics import OperationMetrics
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
@@ -362,7 +362,20 @@ class Subscription:
     )
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+class Schema(strawberry.Schema):
+    """The served schema, with the checks every operation's document passes (schema.limits)."""
+
+    def __init__(self, *args: object, check: DocumentChecker, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._document_check = check
+
+    def check_document(self, document: str) -> Checked:
+        """As the operation's document is checked when it runs (remembered): persisted queries
+        are registered only once theirs passes. A syntax error is raised."""
+        return self._document_check(self._schema, document)
+
+
+def build_schema(settings: Settings) -> Schema:
     # The rules are built once: the limiters build a new rule class per instance.
     rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
@@ -381,7 +394,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.is_production:
         extensions.append(HideSuggestions)
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -389,4 +402,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
         # None: Strawberry's own execution context.
         execution_context_class=ExecutionContext if settings.fast_execution else None,
+        check=check,
     )

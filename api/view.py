@@ -14,11 +14,14 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.graphiql import GraphiQLFiles
 from api.outage import ServiceOutage
+from api.persisted_queries import PRIVATE, Persisted, PersistedQueries, Refused, document_check
 from api.responses import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -28,10 +31,12 @@ from api.responses import (
     refusal,
     status_of,
 )
+from api.schema import Schema
 from api.store_views import StoreViewCache
 from api.websocket import BoundedWebSocketAdapter, TransportWSHandler
 from config import Settings
 from domain import service_keys
+from domain.persisted_queries import Registration
 from domain.provider_tokens import ProviderTokenRejected, ProviderTokens, looks_like_jwt
 from domain.tokens import Principal, authenticate
 from models.store import StoreView
@@ -90,14 +95,26 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except HTTPException as error:
             headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
             media_type = accepted(scope["headers"])
             response = refusal(
                 error.status_code, error.reason, media_type=media_type, headers=headers
             )
+        except Refused as error:
+            response = refusal(
+                error.status_code,
+                error.message,
+                code=error.code,
+                media_type=accepted(scope["headers"]),
+                headers=error.headers,
+            )
+        if scope["method"] == "GET" and "cache-control" not in response.headers:
+            response.headers["cache-control"] = getattr(request.state, "cache_control", PRIVATE)
+            response.headers["vary"] = "Accept, Store, Authorization"
         await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -135,6 +152,60 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "The GraphQL request's `operationName` must be a string.")
         return data
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A persisted query by GET has no `query` either.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        # Every HTTP operation passes here, streamed or not: the document it runs is decided here.
+        assert isinstance(request_data, GraphQLRequestData), "parse_json takes no batch"
+        query, persisted = await self.persisted.resolve(request_data.query, request_data.extensions)
+        if request_adapter.method == "GET" and persisted is None:
+            raise HTTPException(
+                400,
+                "GET is for persisted queries only (extensions.persistedQuery): "
+                "send other requests by POST.",
+            )
+        request_data.query = query
+        request.state.persisted, request.state.query = persisted, query
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as error:
+            if request_adapter.method == "GET" and isinstance(
+                error.__cause__, InvalidOperationTypeError
+            ):
+                raise Refused(
+                    405,
+                    "Only queries may be sent by GET: send mutations by POST.",
+                    headers={"Allow": "POST"},
+                ) from error
+            raise
+
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         response = await super().get_sub_response(request)
         response.media_type = negotiate(request.headers.get("accept"))
@@ -153,7 +224,30 @@ class GraphQLView(GraphQL[Context, None]):
             and negotiate(request.headers.get("accept")) == GRAPHQL_RESPONSE_JSON
         ):
             del data["data"]
+        persisted: Persisted | None = getattr(request.state, "persisted", None)
+        if persisted is not None and persisted.registration is Registration.FULL:
+            data["extensions"] = {
+                **(data.get("extensions") or {}),
+                "persistedQuery": {
+                    "registered": False,
+                    "message": f"Not registered: {self.persisted.limit} persisted queries are, "
+                    "the most this service keeps. The operation ran; send its query each time.",
+                },
+            }
+        if request.method == "GET":
+            request.state.cache_control = self.cache_control(request, result)
         return data
+
+    def cache_control(self, request: Request, result: ExecutionResult) -> str:
+        """A GET answer's Cache-Control: public for a public operation answered without error
+        to a request without a token (see api.persisted_queries)."""
+        if result.errors or "authorization" in request.headers:
+            return PRIVATE
+        params = request.query_params
+        query = getattr(request.state, "query", None)
+        if query is None or not self.persisted.is_public(query, params.get("operationName")):
+            return PRIVATE
+        return f"public, max-age={self.settings.public_max_age_seconds}"
 
     def create_response(
         self,
@@ -186,6 +280,13 @@ class GraphQLView(GraphQL[Context, None]):
         self.outage = outage
         self.rate_limits = rate_limits(settings)
         self.store_views = StoreViewCache()
+        assert isinstance(self.schema, Schema), "built by api.schema.build_schema"
+        self.persisted = PersistedQueries(
+            limit=settings.persisted_queries_max,
+            cached=settings.persisted_queries_cached,
+            only=settings.persisted_only,
+            check=document_check(self.schema.check_document),
+        )
         self.provider_tokens = ProviderTokens.configured(
             customer=(
                 settings.customer_jwt_issuer,

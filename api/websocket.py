@@ -13,18 +13,26 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
+from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
+    Message,
+    SubscribeMessage,
+)
 
+from api.persisted_queries import Refused
 from schema.context import Context
 
 if TYPE_CHECKING:
     from strawberry.http.async_base_view import AsyncBaseHTTPView
+
+    from api.view import GraphQLView
 
 # connection_init carries a token (a provider's JWT: a few KiB) and a store view code.
 MAX_BYTES_BEFORE_ACK = 64 * 1024
@@ -71,6 +79,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """Strawberry's graphql-transport-ws handler with the bounds above."""
 
     websocket: BoundedWebSocketAdapter
+    view: GraphQLView
     messages_before_ack = 0
 
     async def handle_message(self, message: Message) -> None:
@@ -85,3 +94,23 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_message(message)
         if self.connection_acknowledged:
             self.websocket.max_bytes = self.context.settings.max_body_bytes
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # Persisted queries as over HTTP (api.persisted_queries): a document named by its hash,
+        # and in persisted-only mode nothing but registered documents.
+        payload: object = message.get("payload")
+        if self.connection_acknowledged and isinstance(payload, dict):
+            query, extensions = payload.get("query"), payload.get("extensions")
+            if isinstance(query, str | None) and isinstance(extensions, dict | None):
+                try:
+                    resolved, _ = await self.view.persisted.resolve(query, extensions)
+                except Refused as refused:
+                    error = GraphQLError(refused.message, extensions={"code": refused.code})
+                    await self.send_message(
+                        ErrorMessage(id=message["id"], type="error", payload=[error.formatted])
+                    )
+                    return
+                if resolved is not None:
+                    payload = {**payload, "query": resolved}
+                    message = {**message, "payload": payload}  # type: ignore[typeddict-item]
+        await super().handle_subscribe(message)

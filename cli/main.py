@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from cli.config import app as config_app
+from cli.persisted_queries import app as persisted_queries_app
 from config import ConfigurationError, Settings, read_settings
 from domain.errors import DomainError
 from models.accounts import AdminUser, Permission
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
 app.add_typer(config_app, name="config")
+app.add_typer(persisted_queries_app, name="persisted-queries")
 
 T = TypeVar("T")
 

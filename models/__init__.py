@@ -20,6 +20,7 @@ from models.invitation import (
 )
 from models.invitation_counts import InvitationCount
 from models.leases import Lease, RateLimitCounter
+from models.persisted_queries import PersistedQuery
 from models.store import CustomerGroup, EmailTemplate, StoreView, Website
 from models.webhooks import WebhookDelivery, WebhookEndpoint
 
@@ -39,6 +40,7 @@ __all__ = [
     "InvitationStatusChange",
     "Lease",
     "Permission",
+    "PersistedQuery",
     "ProviderAccount",
     "RateLimitCounter",
     "Referral",

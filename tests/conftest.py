@@ -87,6 +87,7 @@ TABLES = (
     "customer_group",
     "lease",
     "rate_limit_counter",
+    "persisted_query",
 )
 
 

@@ -16,10 +16,13 @@ from tests.helpers import PASSWORD
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def run_cli(database_url: str, *args: str) -> tuple[int, str]:
+async def run_cli(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     env = os.environ | {
         "INVITATIONS_DATABASE_URL": database_url,
         "INVITATIONS_PASSWORD_HASH_PROFILE": "cheapest",
+        **(env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -1,4 +1,4 @@
-"""The bulk worker's loop (mailer/bulk_worker.py): chunks one after another, the rest between them."""
+"""The bulk worker's loop (mailer/bulk_worker.py): chunk after chunk, and the rest between."""
 
 from __future__ import annotations
 

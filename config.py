@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from strawberry.http.websocket_origin import normalize_allowed_origins
 from tortoise.backends.base.config_generator import expand_db_url
 
 DEVELOPMENT_SECRET = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
@@ -141,7 +140,10 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _origins_only(cls, value: list[str]) -> list[str]:
-        # As browsers send them in Origin: lower-case, no default port, no path.
+        # As browsers send them in Origin: lower-case, no default port, no path. (Imported here:
+        # bench/peers.py's Graphene server reads tortoise_config without Strawberry beside it.)
+        from strawberry.http.websocket_origin import normalize_allowed_origins
+
         return sorted(normalize_allowed_origins(value))
 
     @field_validator("smtp_url", "secret_key", "password_hash_profile")

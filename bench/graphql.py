@@ -204,7 +204,8 @@ def servers(url: str) -> Iterator[tuple[Server, Server]]:
 
 
 def wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + 30
+    # Generous: on a shared machine a cold start of the service has taken over 30 s.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise SystemExit(f"the {server.name} server exited with {server.process.returncode}")

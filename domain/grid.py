@@ -14,6 +14,9 @@ literally. Ranges include both ends. A bad argument is an InvalidInput at its pa
 totalCount: a filter made only of status, delivery state, websites, store views, invitee groups
 and createdByAdmin is counted from the summary counts that triggers keep (models.invitation_counts),
 exactly and in about the same time at any size; any other filter by an exact COUNT of its rows.
+
+Relations: `page_relations` loads the store views, websites, groups and customers a page's rows
+refer to, a query per table, only for the kinds asked for (what the operation selects).
 """
 
 from __future__ import annotations

@@ -196,6 +196,11 @@ def bench_database(
     return results
 
 
+def ratio_of(ours: float, theirs: float) -> float:
+    # NaN where a server completed nothing in a round (an overloaded machine).
+    return ours / theirs if theirs else float("nan")
+
+
 def print_table(
     label: str,
     results: dict[tuple[str, int], Figures],
@@ -214,13 +219,14 @@ def print_table(
         endpoint = results[ENDPOINT, conns]
         for name in (PROJECT, ENDPOINT, *PEERS):
             figures = results[name, conns]
+            share = ratio_of(figures.rps, endpoint.rps)
             print(
-                f"{name:<12}{conns:>6}{figures.rps:>9.0f}{figures.rps / endpoint.rps:>11.2f}"
+                f"{name:<12}{conns:>6}{figures.rps:>9.0f}{share:>11.2f}"
                 f"{f'{figures.p50_ms:.1f} / {figures.p99_ms:.1f}':>18}{figures.cpu_ms:>12.2f}"
             )
         best = max(PEERS, key=lambda name: results[name, conns].rps)
-        ratio = results[PROJECT, conns].rps / results[best, conns].rps
-        cpu = results[best, conns].cpu_ms / results[PROJECT, conns].cpu_ms
+        ratio = ratio_of(results[PROJECT, conns].rps, results[best, conns].rps)
+        cpu = ratio_of(results[best, conns].cpu_ms, results[PROJECT, conns].cpu_ms)
         print(
             f"{label} @{conns}: project/best-peer ratio {ratio:.2f} (best peer: {best}); "
             f"CPU per request: the best peer's / the project's {cpu:.2f}"

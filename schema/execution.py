@@ -9,8 +9,8 @@ attribute and has no arguments), whose type is a scalar or an enum, an object ty
 `is_type_of`, or a list of either. It is recognised once per field definition. So is a
 *prefetched* field (schema.prefetch): one without arguments whose resolver reads an attribute
 that a page resolver may have filled beforehand; the short path reads that attribute, and leaves
-the field to its resolver when it holds NOT_LOADED. Either may carry permission classes that ask
-only who the principal is (schema.permissions.PrincipalPermission, Strawberry's
+the field to its resolver when it holds NOT_LOADED. A prefetched field may carry permission
+classes that ask only who the principal is (schema.permissions.PrincipalPermission, Strawberry's
 PermissionExtension and no other extension): the short path asks them once per field and request,
 as the first row would, and leaves the field to the standard path (which raises as before) when
 they refuse; the rows after the first would get the same answer, the principal being the

@@ -14,17 +14,22 @@ literally. Ranges include both ends. A bad argument is an InvalidInput at its pa
 totalCount: a filter made only of status, delivery state, websites, store views, invitee groups
 and createdByAdmin is counted from the summary counts that triggers keep (models.invitation_counts),
 exactly and in about the same time at any size; any other filter by an exact COUNT of its rows.
+
+Relations: `page_relations` loads the store views, websites, groups and customers a page's rows
+refer to, a query per table, only for the kinds asked for (what the operation selects).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import asyncio
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.expressions import Q
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from domain.errors import InvalidInput
@@ -32,8 +37,12 @@ from domain.ids import parse_id
 from domain.invitations import status_filter
 from domain.pagination import Ordering, Page, fetch_ordered_page
 from domain.validation import has_control_characters
+from models.accounts import Customer
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.invitation_counts import CountScope, count_in_scope
+from models.store import CustomerGroup, StoreView, Website
+
+M = TypeVar("M", bound=Model)
 
 MAX_PAGE_SIZE = 200
 MAX_FILTER_IDS = 1000
@@ -229,3 +238,52 @@ async def grid_page(
         return await count_in_scope(scope, now)
 
     return replace(page, counter=count)
+
+
+class Relation(StrEnum):
+    """A row the grid shows beside an invitation."""
+
+    STORE_VIEW = "store_view"
+    WEBSITE = "website"
+    INVITEE_GROUP = "invitee_group"
+    INVITER = "inviter"
+    INVITEE = "invitee"
+
+
+@dataclass(frozen=True, slots=True)
+class Relations:
+    """The related rows of a page, by id; only the kinds asked for are loaded (`loaded`)."""
+
+    loaded: frozenset[Relation] = frozenset()
+    store_views: dict[int, StoreView] = field(default_factory=dict)
+    websites: dict[int, Website] = field(default_factory=dict)
+    groups: dict[int, CustomerGroup] = field(default_factory=dict)
+    # Inviters and invitees alike.
+    customers: dict[int, Customer] = field(default_factory=dict)
+
+
+async def _by_id(model: type[M], ids: Iterable[int | None]) -> dict[int, M]:
+    wanted = sorted({i for i in ids if i is not None})
+    return {row.pk: row for row in await model.filter(id__in=wanted)} if wanted else {}
+
+
+async def page_relations(rows: Sequence[Invitation], wanted: Collection[Relation]) -> Relations:
+    """The rows related to a page's invitations, at most one query per table, run together."""
+    kinds = frozenset(wanted)
+    if not kinds:
+        return Relations()
+    customer_ids: list[int | None] = []
+    if Relation.INVITER in kinds:
+        customer_ids += [row.inviter_id for row in rows]
+    if Relation.INVITEE in kinds:
+        customer_ids += [row.invitee_id for row in rows]
+    store_views, websites, groups, customers = await asyncio.gather(
+        _by_id(StoreView, (r.store_view_id for r in rows) if Relation.STORE_VIEW in kinds else ()),
+        _by_id(Website, (r.website_id for r in rows) if Relation.WEBSITE in kinds else ()),
+        _by_id(
+            CustomerGroup,
+            (r.invitee_group_id for r in rows) if Relation.INVITEE_GROUP in kinds else (),
+        ),
+        _by_id(Customer, customer_ids),
+    )
+    return Relations(kinds, store_views, websites, groups, customers)

@@ -24,7 +24,12 @@ from schema.admin_invitation import (
 from schema.context import Info
 from schema.errors import INVITATION_ID, RANGE_NAMES, BadRequest, UserError
 from schema.grid import InvitationFilter, InvitationSort, decode_grid_cursor
-from schema.invitation import Invitation, InvitationConnection, invitation_connection
+from schema.invitation import (
+    Invitation,
+    InvitationConnection,
+    invitation_connection,
+    selected_relations,
+)
 from schema.pagination import page_size
 
 DEFAULT_PAGE_SIZE = 20
@@ -55,7 +60,11 @@ async def invitations(
         )
     except DomainError as error:
         raise BadRequest.from_domain(error, names=RANGE_NAMES) from None
-    return invitation_connection(page)
+    # The relations the operation selects, loaded with the page: a query per table, and no
+    # DataLoader call per row and field.
+    related = await grid.page_relations(page.rows, selected_relations(info))
+    info.context.loaders.prime(related)
+    return invitation_connection(page, related)
 
 
 async def invitation(info: Info, id: strawberry.ID) -> Invitation | None:

@@ -6,7 +6,15 @@ awaitable checks, the walk through its non-null, list and object types) than on 
 
 A *plain* field is a Strawberry field without resolver, permission or extension (it reads one
 attribute and has no arguments), whose type is a scalar or an enum, an object type without
-`is_type_of`, or a list of either. It is recognised once per field definition. When such a field
+`is_type_of`, or a list of either. It is recognised once per field definition. So is a
+*prefetched* field (schema.prefetch): one without arguments whose resolver reads an attribute
+that a page resolver may have filled beforehand; the short path reads that attribute, and leaves
+the field to its resolver when it holds NOT_LOADED. A prefetched field may carry permission
+classes that ask only who the principal is (schema.permissions.PrincipalPermission, Strawberry's
+PermissionExtension and no other extension): the short path asks them once per field and request,
+as the first row would, and leaves the field to the standard path (which raises as before) when
+they refuse; the rows after the first would get the same answer, the principal being the
+request's. When such a field
 is executed and everything it selects is plain too (its sub-fields, theirs, and `__typename`; as
 graphql-core collected them, so fragments, aliases and `@skip`/`@include` are already applied),
 its whole value is completed in one tight loop: for a page, the list of edges with their cursors
@@ -58,11 +66,20 @@ from graphql import (
 from graphql.execution.collect_fields import CollectedFields
 from graphql.execution.executor import FieldDetailsList
 from graphql.pyutils import Path
+from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from schema.permissions import PrincipalPermission
+from schema.prefetch import NOT_LOADED, PREFETCHED
+
 # The kinds of a plain value: what the tight loop does with it.
 LEAF, OBJECT, LIST, TYPENAME = range(4)
+
+
+# A field's permission classes that ask only who the principal is, with its coordinate.
+Guard = tuple[str, tuple[PrincipalPermission, ...]]
+Guards = tuple[Guard, ...]
 
 
 class FieldPlan(NamedTuple):
@@ -73,6 +90,7 @@ class FieldPlan(NamedTuple):
     kind: int  # LEAF, OBJECT or LIST
     # LEAF: a Leaf; OBJECT: the object type; LIST: the item's FieldPlan (`attribute` unused).
     target: Any
+    guard: Guard | None = None
 
 
 # How to complete a leaf: its type's output coercion; the Python type whose values the coercion
@@ -100,8 +118,9 @@ class Selections(NamedTuple):
 
     # graphql-core's collected sub-fields of an object field
     collected: dict[SelectionKey, CollectedFields]
-    # the short path's view of a plain object field (None: not all plain)
-    plain: dict[SelectionKey, Selection | None]
+    # the short path's view of a plain object field, and the guards of every field below it
+    # (None: not all plain)
+    plain: dict[SelectionKey, tuple[Selection, Guards] | None]
 
 
 # Operations whose selections are kept for their next requests, per schema (the oldest go first),
@@ -137,15 +156,30 @@ def _plan(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -> F
     if field_def is None or field_def.args:
         return None
     definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    # `is_basic_field`: no resolver and no field extension (permission classes are one).
-    if (
-        definition is None
-        or not definition.is_basic_field
-        or definition.default_resolver is not getattr
-        or not getattr(field_def.resolve, "_is_default", False)
-    ):
+    if definition is None:
         return None
-    return _value_plan(field_def.type, definition.python_name)
+    attribute = (definition.metadata or {}).get(PREFETCHED)
+    if attribute is None:
+        # `is_basic_field`: no resolver and no field extension (permission classes are one).
+        if (
+            not definition.is_basic_field
+            or definition.default_resolver is not getattr
+            or not getattr(field_def.resolve, "_is_default", False)
+        ):
+            return None
+        attribute = definition.python_name
+    permissions: list[PrincipalPermission] = []
+    for extension in definition.extensions:
+        if type(extension) is not PermissionExtension:
+            return None
+        for permission in extension.permissions:
+            if not isinstance(permission, PrincipalPermission):
+                return None
+            permissions.append(permission)
+    plan = _value_plan(field_def.type, attribute)
+    if plan is None or not permissions:
+        return plan
+    return plan._replace(guard=(f"{parent_type.name}.{name}", tuple(permissions)))
 
 
 def _leaf_plan(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Leaf:
@@ -161,7 +195,7 @@ def _leaf_plan(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Leaf:
 def _is_data(value: Any) -> bool:
     # The standard path raises an exception and awaits an awaitable; an ID would turn either
     # into text. Which a value is depends on its type alone, so each type is checked once.
-    if isinstance(value, BaseException | Awaitable):
+    if isinstance(value, BaseException | Awaitable) or value is NOT_LOADED:
         return False
     _DATA_TYPES.add(type(value))
     return True
@@ -251,6 +285,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._selections = shared if shared is not None else Selections({}, {})
         # Field lists whose ids key this request's own selections: kept alive, the ids stay theirs.
         self._kept: list[FieldDetailsList] = []
+        # The guards (by coordinate) the principal was found to pass in this request.
+        self._authorized: set[str] = set()
 
     def _operation_selections(self) -> Selections | None:
         """The selections kept for every request of this operation, if it has no directive (no
@@ -305,8 +341,9 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _selection(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> Selection | None:
-        """What a plain object field selects, when all of it is plain; else None."""
+    ) -> tuple[Selection, Guards] | None:
+        """What a plain object field selects, when all of it is plain, and the guards of the
+        fields below it; else None."""
         key = self._key(object_type, field_details_list)
         plain = self._selections.plain
         try:
@@ -319,11 +356,12 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _build_selection(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> Selection | None:
+    ) -> tuple[Selection, Guards] | None:
         grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         if new_defer_usages:
             return None
         selection: list[Selected] = []
+        guards: dict[str, Guard] = {}
         for key, details in grouped.items():
             if any(d.defer_usage is not None or d.node.directives for d in details):
                 return None
@@ -334,21 +372,43 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan = self._field_plan(object_type, name)
             if plan is None:
                 return None
-            target = self._target(plan, details)
-            if target is None:
+            found = self._target(plan, details)
+            if found is None:
                 return None
+            target, below = found
             selection.append((key, plan.attribute, plan.nullable, plan.kind, target))
-        return tuple(selection)
+            if plan.guard is not None:
+                guards[plan.guard[0]] = plan.guard
+            guards.update((guard[0], guard) for guard in below)
+        return tuple(selection), tuple(guards.values())
 
-    def _target(self, plan: FieldPlan, field_details_list: FieldDetailsList) -> Any:
-        """What the loop needs for one plain field in this document; None if not all plain."""
+    def _target(
+        self, plan: FieldPlan, field_details_list: FieldDetailsList
+    ) -> tuple[Any, Guards] | None:
+        """What the loop needs for one plain field in this document, and the guards below it;
+        None if not all plain."""
         if plan.kind == LEAF:
-            return plan.target
+            return plan.target, ()
         if plan.kind == OBJECT:
             return self._selection(plan.target, field_details_list)
         item: FieldPlan = plan.target
-        item_target = self._target(item, field_details_list)
-        return None if item_target is None else (item.kind, item.nullable, item_target)
+        found = self._target(item, field_details_list)
+        if found is None:
+            return None
+        return (item.kind, item.nullable, found[0]), found[1]
+
+    def _allowed(self, guards: Guards) -> bool:
+        """Whether the principal passes every guard (each asked once per request)."""
+        for guard in guards:
+            if guard[0] in self._authorized:
+                continue
+            try:
+                for permission in guard[1]:
+                    permission.authorize(self.context_value)
+            except Exception:
+                return False  # the standard path raises it where the field is
+            self._authorized.add(guard[0])
+        return True
 
     def execute_field(
         self,
@@ -366,6 +426,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan is not None
             and position_context is None
             and (middleware is None or not middleware.middlewares)
+            and (plan.guard is None or self._allowed((plan.guard,)))
         ):
             try:
                 if plan.kind == LEAF:
@@ -375,8 +436,13 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                             return None
                         raise _Irregular
                     return _coerce(plan.target, value)
-                target = self._target(plan, field_details_list)
-                if target is not None and not any(d.node.directives for d in field_details_list):
+                found = self._target(plan, field_details_list)
+                if (
+                    found is not None
+                    and not any(d.node.directives for d in field_details_list)
+                    and self._allowed(found[1])
+                ):
+                    target = found[0]
                     value = getattr(source, plan.attribute)
                     if value is None:
                         if plan.nullable:

@@ -6,12 +6,14 @@ admin grid alike; the fields only admins may read carry the INVITATIONS permissi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import strawberry
 
 from domain import invitation_settings as s
 from domain import invitations
+from domain.grid import Relation, Relations
 from domain.invitations import SendOutcome
 from domain.pagination import Page
 from models import invitation as m
@@ -21,6 +23,7 @@ from schema.context import Info
 from schema.errors import UserError
 from schema.pagination import PageInfo, encode_cursor
 from schema.permissions import HasPermission
+from schema.prefetch import NOT_LOADED, prefetched, selected
 from schema.settings import RegistrationMode  # noqa: F401 (registers the GraphQL enum)
 from schema.store import (
     CustomerGroup,
@@ -89,32 +92,59 @@ class Invitation:
         description="When it expires; null when it never does."
     )
     row: strawberry.Private[m.Invitation]
+    # Relations loaded with the page (PageRelations), else NOT_LOADED (schema.prefetch).
+    loaded_store_view: strawberry.Private[StoreView] = NOT_LOADED
+    loaded_website: strawberry.Private[Website] = NOT_LOADED
+    loaded_invitee_group: strawberry.Private[CustomerGroup | None] = NOT_LOADED
+    loaded_inviter: strawberry.Private[Customer | None] = NOT_LOADED
+    loaded_invitee: strawberry.Private[Customer | None] = NOT_LOADED
 
-    @strawberry.field(description='The store view it was sent from ("Send From").')
+    @strawberry.field(
+        description='The store view it was sent from ("Send From").',
+        metadata=prefetched("loaded_store_view"),
+    )
     async def store_view(self, info: Info) -> StoreView:
+        if self.loaded_store_view is not NOT_LOADED:
+            return self.loaded_store_view
         return await load_store_view(info, self.row.store_view_id)
 
-    @strawberry.field(description='The website it is valid for ("Valid Website").')
+    @strawberry.field(
+        description='The website it is valid for ("Valid Website").',
+        metadata=prefetched("loaded_website"),
+    )
     async def website(self, info: Info) -> Website:
+        if self.loaded_website is not NOT_LOADED:
+            return self.loaded_website
         return await load_website(info, self.row.website_id)
 
-    @strawberry.field(description="The group of the invitee; null: the website's default group.")
+    @strawberry.field(
+        description="The group of the invitee; null: the website's default group.",
+        metadata=prefetched("loaded_invitee_group"),
+    )
     async def invitee_group(self, info: Info) -> CustomerGroup | None:
+        if self.loaded_invitee_group is not NOT_LOADED:
+            return self.loaded_invitee_group
         group_id = self.row.invitee_group_id
         return await load_group(info, group_id) if group_id is not None else None
 
     @strawberry.field(
         description="The inviting customer; null when an admin created it (admin).",
         permission_classes=ADMIN_ONLY,
+        metadata=prefetched("loaded_inviter"),
     )
     async def inviter(self, info: Info) -> Customer | None:
+        if self.loaded_inviter is not NOT_LOADED:
+            return self.loaded_inviter
         return await _load_customer(info, self.row.inviter_id)
 
     @strawberry.field(
         description='The customer who registered through it ("Invitee") (admin).',
         permission_classes=ADMIN_ONLY,
+        metadata=prefetched("loaded_invitee"),
     )
     async def invitee(self, info: Info) -> Customer | None:
+        if self.loaded_invitee is not NOT_LOADED:
+            return self.loaded_invitee
         return await _load_customer(info, self.row.invitee_id)
 
     @strawberry.field(
@@ -187,12 +217,76 @@ class InvitationConnection:
         return await self.page.total_count()
 
 
-def invitation_connection(page: Page[m.Invitation]) -> InvitationConnection:
-    """The connection of a keyset page; each cursor carries its row's (sort key, id)."""
+# The fields of Invitation whose rows domain.grid.page_relations loads with a page.
+RELATION_FIELDS = {
+    "storeView": Relation.STORE_VIEW,
+    "website": Relation.WEBSITE,
+    "inviteeGroup": Relation.INVITEE_GROUP,
+    "inviter": Relation.INVITER,
+    "invitee": Relation.INVITEE,
+}
+
+
+def selected_relations(info: Info) -> frozenset[Relation]:
+    """The relations an invitation connection's operation selects of its nodes."""
+    names = selected(info, ("edges", "node"), ("nodes",))
+    return frozenset(RELATION_FIELDS[name] for name in names if name in RELATION_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRelations:
+    """The projections of a page's related rows, one per row (rows share them)."""
+
+    loaded: frozenset[Relation]
+    store_views: dict[int, StoreView]
+    websites: dict[int, Website]
+    groups: dict[int, CustomerGroup]
+    customers: dict[int, Customer]
+
+    @classmethod
+    def of(cls, related: Relations) -> PageRelations:
+        return cls(
+            loaded=related.loaded,
+            store_views={i: StoreView.from_model(r) for i, r in related.store_views.items()},
+            websites={i: Website.from_model(r) for i, r in related.websites.items()},
+            groups={i: CustomerGroup.from_model(r) for i, r in related.groups.items()},
+            customers={i: Customer.from_model(r) for i, r in related.customers.items()},
+        )
+
+    def fill(self, node: Invitation) -> None:
+        """Hands the node its relations; a foreign row that is missing is left to its resolver
+        (which fails as before)."""
+        row, loaded = node.row, self.loaded
+        if Relation.STORE_VIEW in loaded:
+            node.loaded_store_view = self.store_views.get(row.store_view_id, NOT_LOADED)
+        if Relation.WEBSITE in loaded:
+            node.loaded_website = self.websites.get(row.website_id, NOT_LOADED)
+        if Relation.INVITEE_GROUP in loaded:
+            group_id = row.invitee_group_id
+            node.loaded_invitee_group = (
+                None if group_id is None else self.groups.get(group_id, NOT_LOADED)
+            )
+        if Relation.INVITER in loaded:
+            inviter_id = row.inviter_id
+            node.loaded_inviter = None if inviter_id is None else self.customers.get(inviter_id)
+        if Relation.INVITEE in loaded:
+            invitee_id = row.invitee_id
+            node.loaded_invitee = None if invitee_id is None else self.customers.get(invitee_id)
+
+
+def invitation_connection(
+    page: Page[m.Invitation], related: Relations | None = None
+) -> InvitationConnection:
+    """The connection of a keyset page; each cursor carries its row's (sort key, id). With
+    `related`, the nodes carry those relations already (domain.grid.page_relations)."""
     edges = [
         InvitationEdge(cursor=encode_cursor(key, row.id), node=Invitation.from_model(row))
         for row, key in zip(page.rows, page.keys, strict=True)
     ]
+    if related is not None and related.loaded:
+        relations = PageRelations.of(related)
+        for edge in edges:
+            relations.fill(edge.node)
     return InvitationConnection(
         edges=edges,
         nodes=[edge.node for edge in edges],

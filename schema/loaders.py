@@ -9,6 +9,7 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
+from domain.grid import Relations
 from models.accounts import Customer
 from models.invitation import InvitationStatusChange
 from models.store import CustomerGroup, StoreView, Website
@@ -74,3 +75,14 @@ class Loaders:
     def invitation_history(self) -> DataLoader[int, list[InvitationStatusChange]]:
         """Status changes of each invitation, newest first."""
         return _history()
+
+    def prime(self, related: Relations) -> None:
+        """Rows loaded with a page (domain.grid.page_relations), for the fields below them."""
+        if related.store_views:
+            self.store_view.prime_many(related.store_views)
+        if related.websites:
+            self.website.prime_many(related.websites)
+        if related.groups:
+            self.customer_group.prime_many(related.groups)
+        if related.customers:
+            self.customer.prime_many(related.customers)

@@ -23,7 +23,10 @@ from app import create_app
 from config import Settings
 from models.invitation import InvitationStatus
 from schema import execution
+from schema.errors import Forbidden
 from schema.execution import ExecutionContext
+from schema.permissions import PrincipalPermission
+from schema.prefetch import NOT_LOADED, prefetched
 from tests.helpers import GraphQLClient, admin_token, make_admin, make_customer
 from tests.invitation_factories import make_invitation
 
@@ -40,6 +43,22 @@ class Never(BasePermission):
         return False
 
 
+class Asked(PrincipalPermission):
+    """Asks only who the principal is (here: the context's "allowed"), and counts the asking."""
+
+    asked: ClassVar[int] = 0
+
+    def authorize(self, context: Any) -> None:
+        Asked.asked += 1
+        if not context.get("allowed"):
+            raise Forbidden("Not allowed.")
+
+
+@strawberry.type
+class Friend:
+    name: str
+
+
 @strawberry.type
 class Row:
     id: strawberry.ID
@@ -49,10 +68,24 @@ class Row:
     at: datetime
     colour: Colour
     secret: str = strawberry.field(default="hidden", permission_classes=[Never])
+    # What a page resolver loaded beforehand (schema.prefetch), else NOT_LOADED.
+    loaded_friend: strawberry.Private[Any] = NOT_LOADED
 
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+    @strawberry.field(metadata=prefetched("loaded_friend"))
+    async def friend(self) -> Friend | None:
+        if self.loaded_friend is not NOT_LOADED:
+            return self.loaded_friend  # type: ignore[no-any-return]
+        return Friend(name="loaded by the resolver")
+
+    @strawberry.field(metadata=prefetched("loaded_friend"), permission_classes=[Asked])
+    async def guarded_friend(self) -> Friend:
+        if self.loaded_friend is not NOT_LOADED:
+            return self.loaded_friend  # type: ignore[no-any-return]
+        return Friend(name="loaded by the resolver")
 
 
 @strawberry.type
@@ -117,6 +150,10 @@ ROWS: dict[str, list[Any]] = {
     "bool as int": [row(count=True)],
     "colour by value": [row(colour="red")],
     "colour by name": [row(colour="RED")],
+    "prefetched": [row(loaded_friend=Friend(name="Bo")), row(loaded_friend=Friend(name="Li"))],
+    "prefetched null": [row(loaded_friend=None)],
+    "prefetched and not": [row(loaded_friend=Friend(name="Bo")), GOOD],
+    "prefetched not a friend": [row(loaded_friend="Bo")],
     "missing attribute": [object()],
     "exception as row": [GOOD, ValueError("boom")],
     "null row": [GOOD, None],
@@ -180,6 +217,10 @@ DOCUMENTS = {
         edges { cursor node { id shout } } } }""",
     "a permission on a plain field": """query ($which: String!) { page(which: $which) {
         nodes { id secret } } }""",
+    "prefetched fields": """query ($which: String!) { page(which: $which) {
+        edges { cursor node { id friend { name } } } nodes { friend { __typename name } } } }""",
+    "a guarded prefetched field": """query ($which: String!) { page(which: $which) {
+        edges { node { id guardedFriend { name } } } nodes { guardedFriend { name } } } }""",
     "skip and include": """query ($which: String!, $yes: Boolean = true, $no: Boolean = false)
         { page(which: $which) {
         edges { cursor @skip(if: $yes) node { id name @include(if: $no) note @include(if: $yes) } }
@@ -212,10 +253,16 @@ STANDARD = strawberry.Schema(query=Query)
 SHORT = strawberry.Schema(query=Query, execution_context_class=Recording)
 
 
-async def both(document: str, which: str) -> tuple[Any, Any]:
+async def both(document: str, which: str, *, allowed: bool = True) -> tuple[Any, Any]:
+    variables = {"which": which}
+    expected = await STANDARD.execute(
+        document, variable_values=variables, context_value={"allowed": allowed}
+    )
     Recording.resolved.clear()
-    expected = await STANDARD.execute(document, variable_values={"which": which})
-    result = await SHORT.execute(document, variable_values={"which": which})
+    Asked.asked = 0
+    result = await SHORT.execute(
+        document, variable_values=variables, context_value={"allowed": allowed}
+    )
     assert result.data == expected.data
     assert [e.formatted for e in result.errors or []] == [
         e.formatted for e in expected.errors or []
@@ -269,6 +316,40 @@ async def test_what_is_not_plain_takes_the_standard_path_below_it() -> None:
     # A permission on a field without resolver is checked (and refuses) as before.
     result, _ = await both(DOCUMENTS["a permission on a plain field"], "good")
     assert [e.message for e in result.errors] == ["Not for you."]
+
+
+async def test_prefetched_fields_are_read_on_the_short_path() -> None:
+    result, _ = await both(DOCUMENTS["prefetched fields"], "prefetched")
+
+    assert Recording.resolved == ["Query.page"]
+    second = {"cursor": "c1", "node": {"id": "1", "friend": {"name": "Li"}}}
+    assert result.data["page"]["edges"][1] == second
+    assert result.data["page"]["nodes"][0] == {"friend": {"__typename": "Friend", "name": "Bo"}}
+
+
+async def test_a_field_not_prefetched_is_left_to_its_resolver() -> None:
+    result, _ = await both(DOCUMENTS["prefetched fields"], "prefetched and not")
+
+    assert "Row.friend" in Recording.resolved
+    assert [n["friend"]["name"] for n in result.data["page"]["nodes"]] == [
+        "Bo", "loaded by the resolver"
+    ]  # fmt: skip
+
+
+async def test_a_principal_permission_is_asked_once_per_request_on_the_short_path() -> None:
+    _, stock = await both(DOCUMENTS["a guarded prefetched field"], "prefetched")
+    # The standard path asks at each of the four places; the short path once.
+    assert Asked.asked == 1
+    assert Recording.resolved == ["Query.page"]
+    assert [n["guardedFriend"]["name"] for n in stock.data["page"]["nodes"]] == ["Bo", "Li"]
+
+
+async def test_a_refusing_principal_permission_refuses_as_the_standard_path_does() -> None:
+    result, _ = await both(DOCUMENTS["a guarded prefetched field"], "prefetched", allowed=False)
+
+    assert result.data is None
+    assert {e.message for e in result.errors} == {"Not allowed."}
+    assert "Row.guardedFriend" in Recording.resolved
 
 
 async def test_skip_and_include_are_applied_before_the_short_path() -> None:

@@ -13,13 +13,13 @@ is, then decides among them, so the results are exactly the LIKE's.
   extension, so a role with CREATE on the database may install it.
 - **SQLite**: an FTS5 table with the `trigram` tokenizer per searched table (`invitation_search`,
   `customer_search`), with external content: it holds only the index, the addresses stay in
-  their table. Triggers keep it inside the writing transaction (insert, update of the address or
-  id, delete), as `models.invitation_counts` keeps the counts. `candidates` narrows a search to
-  the ids whose address holds the needle as an FTS5 phrase (case-folded trigrams: a superset of
-  the LIKE's matches). FTS5 matches no phrase shorter than 3 characters, so such needles get no
-  narrowing and scan, as before; nor does a needle found in too many rows (`_narrows`), for
-  which the scan is cheaper. (The planner of PostgreSQL makes the same choice from its
-  statistics.)
+  their table (and no column sizes: nothing ranks the matches). Triggers keep it inside the
+  writing transaction (insert, update of the address or id, delete), as
+  `models.invitation_counts` keeps the counts. `candidates` narrows a search to the ids whose
+  address holds the needle as an FTS5 phrase (case-folded trigrams: a superset of the LIKE's
+  matches). FTS5 matches no phrase shorter than 3 characters, so such needles get no narrowing
+  and scan, as before; nor does a needle found in too many rows (`_narrows`), for which the scan
+  is cheaper. (PostgreSQL's planner makes the same choice from its statistics.)
 
 Rows written with the triggers off (bench/grid.py's bulk load) need `install`, which rebuilds the
 index from the table, as migration 0011 does for the rows that exist when it runs.
@@ -60,7 +60,7 @@ def _sqlite_statements(table: str) -> list[str]:
     )
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {search} USING fts5("
-        f"email_key, content='{table}', content_rowid='id', tokenize='trigram')",
+        f"email_key, content='{table}', content_rowid='id', tokenize='trigram', columnsize=0)",
         f"CREATE TRIGGER IF NOT EXISTS {search}_insert AFTER INSERT ON {table} BEGIN {insert}; END",
         f"CREATE TRIGGER IF NOT EXISTS {search}_update AFTER UPDATE OF id, email_key ON {table} "
         "WHEN OLD.id IS NOT NEW.id OR OLD.email_key IS NOT NEW.email_key "

@@ -10,7 +10,8 @@ from models.email_search import drop, drop_statements, install, install_statemen
 # RunPython rather than RunSQL, as in 0004: Tortoise's SQLite runner splits RunSQL text on ';',
 # and a trigger body holds several statements. Each statement is one execute_query call inside
 # the migration's transaction; the existing rows are indexed here (PostgreSQL: writers of the two
-# tables wait for the index builds; about 30 s for a million invitations on the bench machine).
+# tables wait for the index builds: for a million invitations 26 s on PostgreSQL and 72 s on
+# SQLite, measured on a busy 2-core machine, docs/performance.md).
 # The SQL is the current one of models/email_search.py: changing it later takes a new migration.
 
 

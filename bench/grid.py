@@ -42,7 +42,7 @@ from config import tortoise_config
 from domain import grid
 from domain.clock import utcnow
 from domain.codes import new_nonce
-from models import invitation_counts
+from models import email_search, invitation_counts
 from models.accounts import Customer
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.store import CustomerGroup, StoreView, Website
@@ -61,15 +61,20 @@ COLUMNS = (
 )
 START = datetime(2024, 1, 1, tzinfo=UTC)
 RESULTS = "RESULTS "
+# The e-mail substring search of one address (issue 19's target: p50 <= 20 ms at 1M rows).
+SEARCH = "email substring"
 
 
 async def seed(rows: int, *, postgres: bool, url: str, triggers_on_load: bool) -> None:
     """Bulk-loads `rows` invitations. The invitation_count triggers are dropped for the load and
-    the counts rebuilt after it (one INSERT … SELECT … GROUP BY), unless `triggers_on_load`."""
+    the counts rebuilt after it (one INSERT … SELECT … GROUP BY), unless `triggers_on_load`. The
+    e-mail search index is dropped for the load and built after it, as migration 0013 builds it
+    for the rows there are."""
     await seed_demo()
     client = connections.get("default")
     if not triggers_on_load:
         await invitation_counts.drop_triggers(client)
+    await email_search.drop(client)
     began = time.perf_counter()
     await _load(rows, postgres=postgres, url=url)
     loaded = time.perf_counter() - began
@@ -83,6 +88,9 @@ async def seed(rows: int, *, postgres: bool, url: str, triggers_on_load: bool) -
         )
     else:
         print(f"  loaded {rows:,} invitations in {loaded:.1f} s with the count triggers on")
+    began = time.perf_counter()
+    await email_search.install(client)
+    print(f"  built the e-mail search index in {time.perf_counter() - began:.1f} s")
     if postgres:
         # As autovacuum leaves a settled table: index-only scans need the visibility map.
         for table in ("invitation", "invitation_count"):
@@ -177,15 +185,18 @@ async def median_ms(run: Callable[[], Awaitable[object]], repeat: int) -> float:
 
 
 def counter(where: grid.GridFilter, *, exact: bool = False) -> Callable[[], Awaitable[object]]:
-    """totalCount as the grid counts it (the summary counts when the filter allows), or with
-    `exact` the COUNT over the matching rows that it used to be."""
+    """totalCount as the grid counts it (the summary counts when the filter allows, through
+    the e-mail search index when it narrows), or with `exact` the COUNT over the matching rows
+    that it used to be (a search: a LIKE over every address)."""
 
     async def count() -> object:
         now = utcnow()
         scope = where.count_scope()
-        if scope is not None and not exact:
+        if exact:
+            return await Invitation.filter(where.condition(now)).count()
+        if scope is not None:
             return await invitation_counts.count_in_scope(scope, now)
-        return await Invitation.filter(where.condition(now)).count()
+        return await Invitation.filter(where.condition(now), await where.narrowing()).count()
 
     return count
 
@@ -222,7 +233,10 @@ def queries(rows: int, website_id: int) -> dict[str, Query]:
             )
         ),
         "first page sorted by invitee": page(sort=grid.SortField.INVITEE),
-        "email substring": page(grid.GridFilter(email=f"f{rows // 3}@")),
+        SEARCH: page(grid.GridFilter(email=f"F{rows // 3}@")),
+        "email substring, in every address": page(grid.GridFilter(email="bench.example")),
+        "email substring, 2 characters": page(grid.GridFilter(email=f"f{rows // 3}"[-2:])),
+        "invitee substring": page(grid.GridFilter(invitee="c123@")),
         "deep page via cursor (ID)": page(after=(rows // 2, rows // 2)),
         "deep page via cursor (created)": page(
             sort=grid.SortField.CREATED_AT, after=(middle, rows // 2)
@@ -359,18 +373,20 @@ def main() -> None:
     worst_first, worst_growth, growth_of = 0.0, 0.0, ""
     for database, results in runs.items():
         for name, by_size in results.items():
-            if name == "email substring":
-                continue
+            if "substring" in name:
+                continue  # a search reads an index of its own, or scans (printed below)
             if "first page" in name or name.startswith("status"):
                 worst_first = max(worst_first, by_size[large])
             growth = by_size[large] / by_size[small]
             if growth > worst_growth:
                 worst_growth, growth_of = growth, f"{database}, {name}"
     for database, results in runs.items():
-        print(
-            f"{database}: email substring at {large:,} rows (a scan, left out of the figures "
-            f"below): p50 {results['email substring'][large]:.1f} ms"
-        )
+        for name, by_size in results.items():
+            if "substring" in name:
+                print(
+                    f"{database}: {name} at {large:,} rows, with its totalCount: "
+                    f"p50 {by_size[large]:.1f} ms"
+                )
     print(f"worst growth: {growth_of}")
     print(
         f"grid worst first-page p50 at 1M: {worst_first:.1f} ms, worst growth: {worst_growth:.1f}"

@@ -9,7 +9,9 @@ group) is the lowest value on every database (see models.pagination).
 
 Filtering: every condition given narrows the rows; an empty list filters nothing out (like
 Magento's "All Websites"). Substring searches are case-insensitive and take `%` and `_`
-literally. Ranges include both ends. A bad argument is an InvalidInput at its path.
+literally; a page and its totalCount read a trigram index for them (models.email_search) unless
+the needle is shorter than 3 characters or in too many addresses, which scan. Ranges include
+both ends. A bad argument is an InvalidInput at its path.
 
 totalCount: a filter made only of status, delivery state, websites, store views, invitee groups
 and createdByAdmin is counted from the summary counts that triggers keep (models.invitation_counts),
@@ -37,6 +39,7 @@ from domain.ids import parse_id
 from domain.invitations import status_filter
 from domain.pagination import Ordering, Page, fetch_ordered_page
 from domain.validation import has_control_characters
+from models import email_search
 from models.accounts import Customer
 from models.invitation import DeliveryState, Invitation, InvitationStatus
 from models.invitation_counts import CountScope, count_in_scope
@@ -154,6 +157,22 @@ class GridFilter:
                 parts.append(_within(column, span, name))
         return Q(*parts) if parts else Q()
 
+    async def narrowing(self) -> Q:
+        """What the trigram index tells of the substring searches (models.email_search): rows
+        that `condition` admits meet it too, and AND-ed with `condition` it lets the database
+        read only the candidates. Empty when the index cannot help. Call it after `condition`,
+        which validates."""
+        parts: list[Q] = []
+        for table, id_path, text, name in (
+            ("invitation", "id", self.email, "email"),
+            ("customer", "invitee_id", self.invitee, "invitee"),
+        ):
+            if text is not None:
+                found = await email_search.candidates(table, _needle(text, name), id_path=id_path)
+                if found is not None:
+                    parts.append(found)
+        return Q(*parts) if parts else Q()
+
     def count_scope(self) -> CountScope | None:
         """The filter as a scope of the summary counts (models.invitation_counts), or None when
         it takes anything else (ids, a search, an inviter, a date range): then only an exact
@@ -226,7 +245,7 @@ async def grid_page(
     now: datetime,
 ) -> Page[Invitation]:
     """A page of the grid; `after` is the (sort key, id) of the last row seen."""
-    query: QuerySet[Invitation] = Invitation.filter(where.condition(now))
+    query: QuerySet[Invitation] = Invitation.filter(where.condition(now), await where.narrowing())
     page = await fetch_ordered_page(
         query, ordering=ordering(sort, reverse=reverse), first=first, after=after
     )

@@ -4,7 +4,9 @@ Both send the same number of e-mails over the same number of connections to one 
 aiosmtpd sink that discards them, in a process of its own (as a real server would be: in this
 process it would compete for the interpreter with the code under test).
 Both run on uvloop, the event loop the product runs the mailer on. Prints a table with each
-side's e-mails per second and this process's CPU per e-mail, then `mailer/raw ratio: <number>`.
+side's e-mails per second and this process's CPU per e-mail, then `mailer/raw ratio: <number>`;
+a third row drains as many e-mails while each first delivery's invitation.sent webhook is posted
+to a loopback receiver (a process of its own) by a WebhookSender beside the mailer.
 Environment: BENCH_EMAILS (default 2000), BENCH_CONNECTIONS (default 4), BENCH_ROUNDS (5), and
 INVITATIONS_DATABASE_URL or INVITATIONS_TEST_DATABASE_URL (`.ci/with-postgres` sets it; default:
 a temporary SQLite file).
@@ -46,15 +48,18 @@ from cli.database import migrate
 from cli.demo import seed_demo
 from cli.main import run_with_uvloop
 from config import Settings
+from domain import webhooks
 from domain.clock import utcnow
 from domain.codes import new_nonce
 from mailer import compose, outbox
 from mailer.message import build
 from mailer.sink import HOST, free_port
 from mailer.transport import SmtpConfig, SmtpTransport
+from mailer.webhooks import WebhookSender
 from mailer.worker import Mailer
 from models.invitation import Invitation
 from models.store import StoreView
+from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEventType
 
 EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
@@ -169,6 +174,60 @@ async def raw_baseline(settings: Settings, port: int) -> Round:
     return Round(len(messages) / elapsed, cpu * 1000 / len(messages))
 
 
+RECEIVER = """
+import sys, uvicorn
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning",
+            lifespan="off", access_log=False)
+"""
+
+
+@contextlib.contextmanager
+def receiver_process(port: int) -> Iterator[None]:
+    """A webhook receiver answering 200 to everything, in a process of its own."""
+    process = subprocess.Popen([sys.executable, "-c", RECEIVER, HOST, str(port)])
+    try:
+        wait_for_port(port)
+        yield
+    finally:
+        process.terminate()
+        process.wait()
+
+
+async def with_webhooks(settings: Settings, port: int) -> Round:
+    """The whole path while every first delivery's invitation.sent webhook is posted beside it,
+    by a WebhookSender in the same process (as `invitations worker` runs them)."""
+    await queue(EMAILS, "hooked")
+    transport = SmtpTransport(SmtpConfig(HOST, port), connections=CONNECTIONS)
+    mailer = Mailer(settings, transport)
+    sender = WebhookSender(settings, batch_size=200)
+    mailing = True
+
+    async def webhooks_flow() -> None:
+        while await sender.run_once() or mailing:
+            await asyncio.sleep(0)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    flowing = asyncio.ensure_future(webhooks_flow())
+    while (await mailer.run_once()).claimed:
+        pass
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    mailing = False
+    await flowing
+    await sender.close()
+    await transport.close()
+    posted = await WebhookDelivery.filter(state="DELIVERED").count()
+    assert posted == EMAILS, posted
+    await WebhookDelivery.all().delete()
+    return Round(EMAILS / elapsed, cpu * 1000 / EMAILS)
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = bench_settings(database_url(tmp))
@@ -180,13 +239,24 @@ async def main() -> None:
         port = free_port()
         mailer_rounds: list[Round] = []
         raw_rounds: list[Round] = []
+        hooked_rounds: list[Round] = []
+        receiver = free_port()
         try:
-            with sink_process(port):
-                # Alternate the two and compare medians: a shared machine is noisy.
+            with sink_process(port), receiver_process(receiver):
+                # Alternate the three and compare medians: a shared machine is noisy.
                 for _ in range(ROUNDS):
                     mailer_rounds.append(await whole_path(settings, port))
                     await Invitation.all().delete()
                     raw_rounds.append(await raw_baseline(settings, port))
+                    await Invitation.all().delete()
+                    endpoint = await webhooks.create(
+                        url=f"http://{HOST}:{receiver}/hook",
+                        events=[WebhookEventType.INVITATION_SENT],
+                        description=None,
+                        keys=webhooks.Keys(secret_key=SECRET, allow_private=True),
+                    )
+                    hooked_rounds.append(await with_webhooks(settings, port))
+                    await webhooks_endpoint_delete(endpoint.endpoint.id)
                     await Invitation.all().delete()
         finally:
             await Tortoise.close_connections()
@@ -196,6 +266,7 @@ async def main() -> None:
     for name, rounds in (
         ("mailer (claim, render, send, record)", mailer_rounds),
         ("raw aiosmtplib, pre-built messages", raw_rounds),
+        ("mailer, an invitation.sent webhook each", hooked_rounds),
     ):
         rate = statistics.median(r.rate for r in rounds)
         cpu_ms = statistics.median(r.cpu_ms for r in rounds)
@@ -203,7 +274,14 @@ async def main() -> None:
         print(f"{name:<40}{rate:>8.0f}  {cpu_ms:>13.3f}  {rates}")
     mailer_rate = statistics.median(r.rate for r in mailer_rounds)
     raw_rate = statistics.median(r.rate for r in raw_rounds)
+    hooked_rate = statistics.median(r.rate for r in hooked_rounds)
     print(f"mailer/raw ratio: {mailer_rate / raw_rate:.2f}")
+    print(f"mailer while webhooks flow/raw ratio: {hooked_rate / raw_rate:.2f}")
+
+
+async def webhooks_endpoint_delete(endpoint_id: int) -> None:
+    await WebhookDelivery.all().delete()
+    await WebhookEndpoint.filter(id=endpoint_id).delete()
 
 
 # ---------------------------------------------------------------- scale-out

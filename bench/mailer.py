@@ -4,15 +4,28 @@ Both send the same number of e-mails over the same number of connections to one 
 aiosmtpd sink that discards them, in a process of its own (as a real server would be: in this
 process it would compete for the interpreter with the code under test).
 Both run on uvloop, the event loop the product runs the mailer on. Prints a table with each
-side's e-mails per second and this process's CPU per e-mail, then `mailer/raw ratio: <number>`.
+side's e-mails per second and this process's CPU per e-mail, then `mailer/raw ratio: <number>`;
+a third row drains as many e-mails while each first delivery's invitation.sent webhook is posted
+to a loopback receiver (a process of its own) by a WebhookSender beside the mailer.
 Environment: BENCH_EMAILS (default 2000), BENCH_CONNECTIONS (default 4), BENCH_ROUNDS (5), and
-INVITATIONS_DATABASE_URL (default: a temporary SQLite file).
+INVITATIONS_DATABASE_URL or INVITATIONS_TEST_DATABASE_URL (`.ci/with-postgres` sets it; default:
+a temporary SQLite file).
+
+`--workers N [N ...]` (PostgreSQL): scale-out instead. For each N, BENCH_SCALE_EMAILS (default
+6000) invitations are drained by N worker processes of their own (each a Mailer with
+BENCH_CONNECTIONS connections) into one counting sink; prints e-mails/s, the CPU milliseconds
+per e-mail of the PostgreSQL server's processes (read from /proc, so the server must run on this
+machine: `.ci/with-postgres` gives its data directory in INVITATIONS_TEST_PG_DATA) and of the
+workers, the backends found waiting on a lock (pg_stat_activity, sampled), the share of
+invitation updates that were HOT, and the duplicates the sink received (must be 0).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import statistics
@@ -35,19 +48,41 @@ from cli.database import migrate
 from cli.demo import seed_demo
 from cli.main import run_with_uvloop
 from config import Settings
+from domain import webhooks
 from domain.clock import utcnow
 from domain.codes import new_nonce
 from mailer import compose, outbox
 from mailer.message import build
 from mailer.sink import HOST, free_port
 from mailer.transport import SmtpConfig, SmtpTransport
+from mailer.webhooks import WebhookSender
 from mailer.worker import Mailer
 from models.invitation import Invitation
 from models.store import StoreView
+from models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEventType
 
 EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SCALE_EMAILS = int(os.environ.get("BENCH_SCALE_EMAILS", "6000"))
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+
+
+def database_url(tmp: str) -> str:
+    return (
+        os.environ.get("INVITATIONS_DATABASE_URL")
+        or os.environ.get("INVITATIONS_TEST_DATABASE_URL")
+        or f"sqlite://{tmp}/bench.sqlite3"
+    )
+
+
+def bench_settings(url: str) -> Settings:
+    return Settings(
+        database_url=url,
+        secret_key=SECRET,
+        mailer_batch_size=100,
+        mailer_connections=CONNECTIONS,
+    )
 
 
 @contextlib.contextmanager
@@ -139,15 +174,63 @@ async def raw_baseline(settings: Settings, port: int) -> Round:
     return Round(len(messages) / elapsed, cpu * 1000 / len(messages))
 
 
+RECEIVER = """
+import sys, uvicorn
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning",
+            lifespan="off", access_log=False)
+"""
+
+
+@contextlib.contextmanager
+def receiver_process(port: int) -> Iterator[None]:
+    """A webhook receiver answering 200 to everything, in a process of its own."""
+    process = subprocess.Popen([sys.executable, "-c", RECEIVER, HOST, str(port)])
+    try:
+        wait_for_port(port)
+        yield
+    finally:
+        process.terminate()
+        process.wait()
+
+
+async def with_webhooks(settings: Settings, port: int) -> Round:
+    """The whole path while every first delivery's invitation.sent webhook is posted beside it,
+    by a WebhookSender in the same process (as `invitations worker` runs them)."""
+    await queue(EMAILS, "hooked")
+    transport = SmtpTransport(SmtpConfig(HOST, port), connections=CONNECTIONS)
+    mailer = Mailer(settings, transport)
+    sender = WebhookSender(settings, batch_size=200)
+    mailing = True
+
+    async def webhooks_flow() -> None:
+        while await sender.run_once() or mailing:
+            await asyncio.sleep(0)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    flowing = asyncio.ensure_future(webhooks_flow())
+    while (await mailer.run_once()).claimed:
+        pass
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    mailing = False
+    await flowing
+    await sender.close()
+    await transport.close()
+    posted = await WebhookDelivery.filter(state="DELIVERED").count()
+    assert posted == EMAILS, posted
+    await WebhookDelivery.all().delete()
+    return Round(EMAILS / elapsed, cpu * 1000 / EMAILS)
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("INVITATIONS_DATABASE_URL", f"sqlite://{tmp}/bench.sqlite3")
-        settings = Settings(
-            database_url=url,
-            secret_key="bench-secret-key-that-is-long-enough-0123456789",
-            mailer_batch_size=100,
-            mailer_connections=CONNECTIONS,
-        )
+        settings = bench_settings(database_url(tmp))
         config = settings.tortoise_config()
         await migrate(config)
         await Tortoise.init(config=config)
@@ -156,13 +239,24 @@ async def main() -> None:
         port = free_port()
         mailer_rounds: list[Round] = []
         raw_rounds: list[Round] = []
+        hooked_rounds: list[Round] = []
+        receiver = free_port()
         try:
-            with sink_process(port):
-                # Alternate the two and compare medians: a shared machine is noisy.
+            with sink_process(port), receiver_process(receiver):
+                # Alternate the three and compare medians: a shared machine is noisy.
                 for _ in range(ROUNDS):
                     mailer_rounds.append(await whole_path(settings, port))
                     await Invitation.all().delete()
                     raw_rounds.append(await raw_baseline(settings, port))
+                    await Invitation.all().delete()
+                    endpoint = await webhooks.create(
+                        url=f"http://{HOST}:{receiver}/hook",
+                        events=[WebhookEventType.INVITATION_SENT],
+                        description=None,
+                        keys=webhooks.Keys(secret_key=SECRET, allow_private=True),
+                    )
+                    hooked_rounds.append(await with_webhooks(settings, port))
+                    await webhooks_endpoint_delete(endpoint.endpoint.id)
                     await Invitation.all().delete()
         finally:
             await Tortoise.close_connections()
@@ -172,6 +266,7 @@ async def main() -> None:
     for name, rounds in (
         ("mailer (claim, render, send, record)", mailer_rounds),
         ("raw aiosmtplib, pre-built messages", raw_rounds),
+        ("mailer, an invitation.sent webhook each", hooked_rounds),
     ):
         rate = statistics.median(r.rate for r in rounds)
         cpu_ms = statistics.median(r.cpu_ms for r in rounds)
@@ -179,10 +274,245 @@ async def main() -> None:
         print(f"{name:<40}{rate:>8.0f}  {cpu_ms:>13.3f}  {rates}")
     mailer_rate = statistics.median(r.rate for r in mailer_rounds)
     raw_rate = statistics.median(r.rate for r in raw_rounds)
+    hooked_rate = statistics.median(r.rate for r in hooked_rounds)
     print(f"mailer/raw ratio: {mailer_rate / raw_rate:.2f}")
+    print(f"mailer while webhooks flow/raw ratio: {hooked_rate / raw_rate:.2f}")
+
+
+async def webhooks_endpoint_delete(endpoint_id: int) -> None:
+    await WebhookDelivery.all().delete()
+    await WebhookEndpoint.filter(id=endpoint_id).delete()
+
+
+# ---------------------------------------------------------------- scale-out
+
+COUNTING_SINK = """
+import asyncio, json, signal, sys
+from collections import Counter
+from aiosmtpd.controller import Controller
+counts = Counter()
+class Counting:
+    async def handle_DATA(self, server, session, envelope):
+        for recipient in envelope.rcpt_tos:
+            counts[recipient] += 1
+        return "250 OK"
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+controller = Controller(Counting(), hostname=sys.argv[1], port=int(sys.argv[2]))
+controller.start()
+signal.sigwait([signal.SIGTERM])
+controller.stop()
+with open(sys.argv[3], "w") as out:
+    json.dump({"received": sum(counts.values()), "distinct": len(counts)}, out)
+"""
+
+
+@contextlib.contextmanager
+def counting_sink(port: int, report: Path) -> Iterator[None]:
+    """A sink that counts what it received per recipient, written to `report` on exit."""
+    process = subprocess.Popen([sys.executable, "-c", COUNTING_SINK, HOST, str(port), str(report)])
+    try:
+        wait_for_port(port)
+        yield
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def server_cpu_seconds(postmaster: int) -> float:
+    """CPU time of the PostgreSQL server: the postmaster, its live children, and its reaped ones."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid, ppid = int(entry), int(fields[1])
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        elif ppid == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def postmaster_pid() -> int:
+    data = os.environ.get("INVITATIONS_TEST_PG_DATA") or os.environ.get("BENCH_PG_DATA")
+    if not data:
+        raise SystemExit(
+            "--workers reads the server's CPU from /proc: run it under .ci/with-postgres "
+            "(or set BENCH_PG_DATA to the cluster's data directory)"
+        )
+    return int(Path(data, "postmaster.pid").read_text().split()[0])
+
+
+async def worker_process(url: str, port: int) -> None:
+    """One scale-out worker: wait for the start line, then drain the outbox and exit."""
+    await Tortoise.init(config=bench_settings(url).tortoise_config())
+    transport = SmtpTransport(SmtpConfig(HOST, port), connections=CONNECTIONS)
+    mailer = Mailer(bench_settings(url), transport)
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    while (await mailer.run_once()).claimed:
+        pass
+    await transport.close()
+    await Tortoise.close_connections()
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleRound:
+    workers: int
+    rate: float
+    server_cpu_ms: float
+    workers_cpu_ms: float
+    lock_waiters: float
+    hot_share: float
+    duplicates: int
+
+
+async def table_updates() -> tuple[int, int]:
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'invitation'"
+    )
+    return int(rows[0]["n_tup_upd"]), int(rows[0]["n_tup_hot_upd"])
+
+
+async def lock_waiters() -> int:
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    )
+    return int(rows[0]["n"])
+
+
+async def scale_round(url: str, workers: int, postmaster: int, tmp: str) -> ScaleRound:
+    await Invitation.all().delete()
+    await queue(SCALE_EMAILS, f"w{workers}-")
+    await Tortoise.get_connection("default").execute_script("ANALYZE invitation")
+    port = free_port()
+    report = Path(tmp, f"sink-{workers}.json")
+    script = str(Path(__file__).resolve())
+    with counting_sink(port, report):
+        processes = [
+            subprocess.Popen(
+                [sys.executable, script, "--worker-process", url, str(port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(workers)
+        ]
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        await asyncio.sleep(0.5)  # let the pools settle before the clock starts
+        await asyncio.sleep(0)
+        updates_before = await table_updates()
+        cpu_before = server_cpu_seconds(postmaster)
+        started = time.perf_counter()
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        samples: list[int] = []
+        usage = 0.0
+        running = list(processes)
+        while running:
+            samples.append(await lock_waiters())
+            await asyncio.sleep(0.05)
+            for process in list(running):
+                pid, _, rusage = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    usage += rusage.ru_utime + rusage.ru_stime
+                    process.returncode = 0
+                    running.remove(process)
+        elapsed = time.perf_counter() - started
+        cpu = server_cpu_seconds(postmaster) - cpu_before
+        updates, hot = (a - b for a, b in zip(await table_updates(), updates_before, strict=True))
+    received = json.loads(report.read_text())
+    delivered = await Invitation.filter(delivery_state="DELIVERED").count()
+    assert delivered == SCALE_EMAILS, delivered
+    assert received["distinct"] == SCALE_EMAILS, received
+    return ScaleRound(
+        workers=workers,
+        rate=SCALE_EMAILS / elapsed,
+        server_cpu_ms=cpu * 1000 / SCALE_EMAILS,
+        workers_cpu_ms=usage * 1000 / SCALE_EMAILS,
+        lock_waiters=statistics.mean(samples) if samples else 0.0,
+        hot_share=hot / updates if updates else 0.0,
+        duplicates=received["received"] - received["distinct"],
+    )
+
+
+async def scale_out(worker_counts: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database_url(tmp)
+        settings = bench_settings(url)
+        if settings.is_sqlite:
+            raise SystemExit("--workers measures PostgreSQL: run it under .ci/with-postgres")
+        postmaster = postmaster_pid()
+        await migrate(settings.tortoise_config())
+        await Tortoise.init(config=settings.tortoise_config())
+        await Invitation.all().delete()
+        await seed_demo()
+        results: list[list[ScaleRound]] = [[] for _ in worker_counts]
+        try:
+            for _ in range(ROUNDS):
+                for i, workers in enumerate(worker_counts):
+                    results[i].append(await scale_round(url, workers, postmaster, tmp))
+        finally:
+            await Invitation.all().delete()
+            await Tortoise.close_connections()
+    print(
+        f"{SCALE_EMAILS} e-mails x {ROUNDS} rounds, worker processes of {CONNECTIONS} SMTP "
+        "connections each, postgres"
+    )
+    print(
+        f"{'workers':>7}  {'e-mails/s':>9}  {'DB CPU ms/e-mail':>16}  {'workers CPU ms':>14}"
+        f"  {'lock waiters':>12}  {'HOT updates':>11}  {'duplicates':>10}  rounds (e-mails/s)"
+    )
+    one = None
+    for rounds in results:
+        rate = statistics.median(r.rate for r in rounds)
+        one = one or rate
+        print(
+            f"{rounds[0].workers:>7}  {rate:>9.0f}"
+            f"  {statistics.median(r.server_cpu_ms for r in rounds):>16.2f}"
+            f"  {statistics.median(r.workers_cpu_ms for r in rounds):>14.2f}"
+            f"  {statistics.median(r.lock_waiters for r in rounds):>12.2f}"
+            f"  {statistics.median(r.hot_share for r in rounds):>10.0%}"
+            f"  {sum(r.duplicates for r in rounds):>10}"
+            f"  {' '.join(f'{r.rate:.0f}' for r in rounds)}   ({rate / one:.2f}x one)"
+        )
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", help="scale-out: worker processes")
+    parser.add_argument(
+        "--worker-process", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS
+    )
+    arguments = parser.parse_args()
     # The loop the product runs the mailer on (`invitations serve` and `worker`); both sides of
     # the comparison share it.
-    run_with_uvloop(main())
+    if arguments.worker_process:
+        run_with_uvloop(
+            worker_process(arguments.worker_process[0], int(arguments.worker_process[1]))
+        )
+    elif arguments.workers:
+        run_with_uvloop(scale_out(arguments.workers))
+    else:
+        run_with_uvloop(main())

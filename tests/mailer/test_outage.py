@@ -141,7 +141,7 @@ async def test_rows_put_back_are_as_claimed_and_due_at_once() -> None:
 
 
 COUNT = 600
-LEASE_SECONDS = 6.0
+LEASE_SECONDS = 10.0  # margin for a restart that is slow on a busy machine (both suites run at once)
 
 
 @needs_cluster

@@ -181,8 +181,8 @@ class Settings(BaseSettings):
         if not value:
             return []
         # Imported here: Strawberry takes a second or more to import, and commands that never
-        # serve (worker, migrate, create-admin) start that much sooner without it (and bench/peers.py's Graphene server
-        # reads tortoise_config without Strawberry beside it).
+        # serve (worker, migrate, create-admin) start that much sooner without it; and
+        # bench/peers.py's Graphene server reads tortoise_config without Strawberry beside it.
         from strawberry.http.websocket_origin import normalize_allowed_origins
 
         return sorted(normalize_allowed_origins(value))

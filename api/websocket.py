@@ -11,7 +11,7 @@ that a larger message is refused before it is read whole.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -26,13 +26,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
-from api.persisted_queries import Refused
+from api.persisted_queries import PersistedQueries, Refused
 from schema.context import Context
 
 if TYPE_CHECKING:
     from strawberry.http.async_base_view import AsyncBaseHTTPView
-
-    from api.view import GraphQLView
 
 # connection_init carries a token (a provider's JWT: a few KiB) and a store view code.
 MAX_BYTES_BEFORE_ACK = 64 * 1024
@@ -75,11 +73,16 @@ class BoundedWebSocketAdapter(ASGIWebSocketAdapter):
             pass
 
 
+class ViewWithPersistedQueries(Protocol):
+    """What the handler needs of its view (api.view.GraphQLView, which uses this module)."""
+
+    persisted: PersistedQueries
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """Strawberry's graphql-transport-ws handler with the bounds above."""
 
     websocket: BoundedWebSocketAdapter
-    view: GraphQLView
     messages_before_ack = 0
 
     async def handle_message(self, message: Message) -> None:
@@ -103,7 +106,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             query, extensions = payload.get("query"), payload.get("extensions")
             if isinstance(query, str | None) and isinstance(extensions, dict | None):
                 try:
-                    resolved, _ = await self.view.persisted.resolve(query, extensions)
+                    persisted = cast(ViewWithPersistedQueries, self.view).persisted
+                    resolved, _ = await persisted.resolve(query, extensions)
                 except Refused as refused:
                     error = GraphQLError(refused.message, extensions={"code": refused.code})
                     await self.send_message(

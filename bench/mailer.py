@@ -46,7 +46,7 @@ from tortoise import Tortoise
 
 from cli.database import migrate
 from cli.demo import seed_demo
-from cli.main import run_with_uvloop
+from cli.process import run_with_uvloop
 from config import Settings
 from domain import webhooks
 from domain.clock import utcnow

@@ -25,7 +25,7 @@ def apply_file(
 ) -> None:
     """Check the whole file, print what it changes, and apply it in one transaction."""
     from cli.database import database
-    from cli.main import settings_or_exit
+    from cli.process import settings_or_exit
     from domain import store_config, store_config_toml
 
     settings = settings_or_exit()
@@ -60,7 +60,7 @@ def apply_file(
 def export() -> None:
     """Print the current setup in the same format (applying it changes nothing)."""
     from cli.database import database
-    from cli.main import settings_or_exit
+    from cli.process import settings_or_exit
     from domain import store_config_toml
 
     settings = settings_or_exit()

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import secrets
 import signal
 import sys
-from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from cli.config import app as config_app
 from cli.persisted_queries import app as persisted_queries_app
-from config import ConfigurationError, Settings, read_settings
+from cli.process import (
+    configure_logging,
+    run_with_uvloop,
+    server_config,
+    settings_or_exit,
+    tracing_or_exit,
+    tune_garbage_collector,
+    with_database,
+)
 from domain.errors import DomainError
 from models.accounts import AdminUser, Permission
 
 if TYPE_CHECKING:
-    import uvicorn
-    from starlette.types import ASGIApp
+    pass
 
 app = typer.Typer(help="Invitations: a headless GraphQL backend for private-sales invitations.")
 app.add_typer(config_app, name="config")
@@ -33,32 +38,6 @@ T = TypeVar("T")
 
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD_FILE = Path("var/demo-admin-password")
-
-# Allocations (less deallocations) between two collections of the youngest generation; Python's
-# default is 700.
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def settings_or_exit() -> Settings:
-    """The settings, read as the command starts: one line per refused one, and exit 2."""
-    try:
-        return read_settings()
-    except ConfigurationError as error:
-        for problem in error.problems:
-            typer.echo(f"Configuration error: {problem}", err=True)
-        raise typer.Exit(2) from None
-
-
-def tracing_or_exit() -> None:
-    """Refuse OTEL_* variables that ask for an exporter nothing installed provides (docs/
-    operations.md, "Traces"), as a bad setting is refused."""
-    from domain import tracing
-
-    try:
-        tracing.check(os.environ)
-    except tracing.TracingConfigurationError as error:
-        typer.echo(f"Configuration error: {error}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -102,51 +81,6 @@ def serve(
     ).run()
 
 
-def configure_logging(settings: Settings) -> None:
-    """This process's log lines, uvicorn's among them, in INVITATIONS_LOG_FORMAT on stderr."""
-    import service_logging
-
-    service_logging.configure(level=settings.log_level, log_format=settings.log_style)
-
-
-def server_config(settings: Settings, app: ASGIApp | str, *, workers: int = 1) -> uvicorn.Config:
-    """How `serve` runs `app` under uvicorn (whose loggers configure_logging has set up): an app,
-    or (several `workers`) a factory's path."""
-    import uvicorn
-
-    return uvicorn.Config(
-        app,
-        factory=isinstance(app, str),
-        workers=workers,
-        # How long the supervisor waits for a worker to answer its health check before it
-        # kills and replaces it. A new worker answers only once it has imported its code: 5 s
-        # (uvicorn's default) killed every worker, over and over, on a busy two-core machine.
-        timeout_worker_healthcheck=30,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-        # A WebSocket message is bounded as a request body is; uvicorn refuses a larger one
-        # (1009) before reading it whole. The app checks it too (api.websocket).
-        ws_max_size=settings.max_body_bytes,
-    )
-
-
-def tune_garbage_collector() -> None:
-    """The collector's settings for a long-lived server process, once its start-up is done."""
-    # What start-up built (the schema, the ORM's models) lives as long as the process: leave it
-    # out of the collector's full passes, which otherwise stall requests.
-    gc.freeze()
-    # Requests in flight hold thousands of young objects (rows, their projections, the
-    # response). Collecting every 700 allocations walked them over and over and moved them on
-    # towards full collections: about 0.1 ms of CPU a request at 32 connections. Requests leave
-    # next to no cyclic garbage, so waiting longer costs little memory.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
-
-
 @app.command()
 def worker() -> None:
     """Run the mailer, the bulk worker and the webhook sender alone until SIGTERM or Ctrl-C (the
@@ -186,15 +120,6 @@ def worker() -> None:
             await asyncio.gather(mailer.run(), bulk_worker.run(), webhook_sender.run())
 
     run_with_uvloop(run())
-
-
-def run_with_uvloop(main: Coroutine[Any, Any, T]) -> T:
-    """`main` on uvloop, the loop `serve` runs on (via uvicorn); asyncio's where it is missing."""
-    try:
-        import uvloop
-    except ImportError:  # Windows
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 @app.command()
@@ -281,16 +206,6 @@ api_key_app = typer.Typer(help="Service API keys for back-office scripts (`inv_s
 app.add_typer(api_key_app, name="api-key")
 
 
-def _with_database(work: Coroutine[Any, Any, T]) -> T:
-    from cli.database import database
-
-    async def run() -> T:
-        async with database(settings_or_exit().tortoise_config()):
-            return await work
-
-    return asyncio.run(run())
-
-
 @api_key_app.command("create")
 def api_key_create(
     name: Annotated[str, typer.Option(help="What the key is for; history reads service:<name>.")],
@@ -303,7 +218,7 @@ def api_key_create(
     from domain import service_keys
 
     try:
-        key = _with_database(service_keys.create(name, permission or list(Permission)))
+        key = with_database(service_keys.create(name, permission or list(Permission)))
     except DomainError as error:
         typer.echo(f"Refused: {error.message}", err=True)
         raise typer.Exit(1) from None
@@ -315,7 +230,7 @@ def api_key_list() -> None:
     """Names, permissions, creation and last use of every key (never the key)."""
     from domain import service_keys
 
-    for info in _with_database(service_keys.listing()):
+    for info in with_database(service_keys.listing()):
         used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "never"
         state = f"revoked {info.revoked_at:%Y-%m-%dT%H:%M:%S}" if info.revoked_at else "active"
         typer.echo(
@@ -329,7 +244,7 @@ def api_key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")])
     """End a key at once, on every replica."""
     from domain import service_keys
 
-    if not _with_database(service_keys.revoke(name)):
+    if not with_database(service_keys.revoke(name)):
         typer.echo(f"No active key named {name!r}.", err=True)
         raise typer.Exit(1)
     typer.echo(f"Revoked {name!r}.")

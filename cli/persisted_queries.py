@@ -62,7 +62,7 @@ def add(
     from graphql import GraphQLError
 
     from api.schema import build_schema
-    from cli.main import _with_database, settings_or_exit
+    from cli.process import settings_or_exit, with_database
     from domain import persisted_queries
 
     settings = settings_or_exit()
@@ -83,7 +83,7 @@ def add(
             typer.echo(problem, err=True)
         typer.echo("Nothing registered.", err=True)
         raise typer.Exit(1)
-    added = _with_database(
+    added = with_database(
         persisted_queries.register_all(documents, limit=settings.persisted_queries_max)
     )
     if added is None:
@@ -99,9 +99,9 @@ def add(
 @app.command("list")
 def listing() -> None:
     """The hash and first line of every registered document, oldest first."""
-    from cli.main import _with_database
+    from cli.process import with_database
     from domain import persisted_queries
 
-    for sha256, document in _with_database(persisted_queries.registered()):
+    for sha256, document in with_database(persisted_queries.registered()):
         first_line = document.strip().splitlines()[0] if document.strip() else ""
         typer.echo(f"{sha256}\t{first_line[:80]}")

@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from app import create_app
-from cli.main import configure_logging, server_config, tune_garbage_collector
+from cli.process import configure_logging, server_config, tune_garbage_collector
 from config import Settings, read_settings
 
 FACTORY = "cli.serve:served_app"

@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from app import create_app
-from cli.main import server_config
+from cli.process import server_config
 from config import Settings
 from events import BROKER
 from mailer.sink import HOST, free_port

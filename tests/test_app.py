@@ -7,7 +7,7 @@ import gc
 import logging
 
 from app import create_app
-from cli.main import GC_YOUNG_THRESHOLD, tune_garbage_collector
+from cli.process import GC_YOUNG_THRESHOLD, tune_garbage_collector
 from config import Settings
 from schema.extensions import _StrawberryErrorLogFilter
 

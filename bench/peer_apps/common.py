@@ -77,7 +77,7 @@ def app_with(routes: list[BaseRoute]) -> Starlette:
 
 
 def serve(create: Callable[[], Any]) -> None:
-    """The app under `invitations serve`'s uvicorn settings (cli/main.py)."""
+    """The app under `invitations serve`'s uvicorn settings (cli/process.py)."""
     import uvicorn
 
     uvicorn.run(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -103,3 +106,18 @@ async def make_admin(
 
 async def admin_token(admin: AdminUser, ttl_seconds: int = 3600) -> str:
     return (await issue_token(admin=admin, ttl_seconds=ttl_seconds)).token
+
+
+def npm_installed(folder: Path, package: str) -> Path:
+    """`folder` with its locked node packages (package-lock.json), installed on first use
+    (`make test` installs them before the suites run side by side)."""
+    assert shutil.which("node"), "node is needed (README)"
+    assert shutil.which("npm"), "npm is needed (README)"
+    if not (folder / "node_modules" / package).is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=folder,
+            check=True,
+            timeout=300,
+        )
+    return folder

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 
 from config import Settings
 from models.persisted_queries import PersistedQuery
+from tests.helpers import npm_installed
 from tests.live import live_server
 
 APOLLO = Path(__file__).parent.parent / "apollo_apq"
@@ -23,16 +22,7 @@ APOLLO = Path(__file__).parent.parent / "apollo_apq"
 @pytest.fixture(scope="module")
 def apollo_script() -> Path:
     """The client, installed from package-lock.json on first use."""
-    assert shutil.which("node"), "node is needed (README)"
-    assert shutil.which("npm"), "npm is needed (README)"
-    if not (APOLLO / "node_modules" / "@apollo" / "client").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
-            cwd=APOLLO,
-            check=True,
-            timeout=300,
-        )
-    return APOLLO / "apq.mjs"
+    return npm_installed(APOLLO, "@apollo/client") / "apq.mjs"
 
 
 async def run_apollo(settings: Settings, script: Path) -> dict[str, Any]:

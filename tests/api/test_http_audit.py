@@ -1,18 +1,17 @@
 """graphql-http's audit of GraphQL over HTTP (its `serverAudits`, run with node) against the app
 served by a real uvicorn: no error and no warning. (Its notices are for GET requests, which the
-service refuses on purpose: queries go over POST.)"""
+service answers for persisted queries only: other queries go over POST.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from config import Settings
+from tests.helpers import npm_installed
 from tests.live import live_server
 
 AUDIT = Path(__file__).parent.parent / "http_audit"
@@ -21,16 +20,7 @@ AUDIT = Path(__file__).parent.parent / "http_audit"
 @pytest.fixture(scope="module")
 def audit_script() -> Path:
     """The audit suite, installed from package-lock.json on first use."""
-    assert shutil.which("node"), "node is needed (README)"
-    assert shutil.which("npm"), "npm is needed (README)"
-    if not (AUDIT / "node_modules" / "graphql-http").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
-            cwd=AUDIT,
-            check=True,
-            timeout=300,
-        )
-    return AUDIT / "audit.mjs"
+    return npm_installed(AUDIT, "graphql-http") / "audit.mjs"
 
 
 async def test_the_graphql_over_http_audit_finds_nothing(

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     expiry_sweep_batch_size: int = Field(500, ge=1, le=10_000)
     # Bulk operations (mailer/bulk_worker.py): after each chunk a worker rests this many times the
     # chunk's own time, for a database that the API's latency needs more of. 0 (no rest) met
-    # the goals on a quiet machine (bench/bulk.py); 0.5 halves the bulk's share of the database.
+    # the goals on a quiet machine (bench/bulk.py); 0.5 leaves the bulk two thirds of its time.
     bulk_pause_ratio: float = Field(0.0, ge=0, le=100)
 
     # Not in the operating contract, but worth tuning per deployment.

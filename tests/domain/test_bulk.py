@@ -191,7 +191,10 @@ async def test_two_workers_share_an_operation_and_handle_each_id_once(settings: 
 
     chunks = await asyncio.gather(run_all(200), run_all(200))
 
-    assert sum(chunks) == 15
+    # 15 full chunks at least; more when the two meet on the same rows (PostgreSQL's SKIP
+    # LOCKED then hands one of them a short chunk), but never chunks of a few rows each. Each id
+    # handled once is what matters, below.
+    assert 15 <= sum(chunks) <= 30
     operation = await BulkOperation.get(id=operation.id)
     assert (operation.status, operation.processed, operation.succeeded) == (
         BulkStatus.COMPLETED,

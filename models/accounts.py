@@ -7,6 +7,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import DatetimeField
 from models.store import CustomerGroup, Website
 
 
@@ -41,9 +42,9 @@ class Customer(Model):
     firstname = fields.CharField(max_length=255)
     lastname = fields.CharField(max_length=255)
     password_hash = fields.CharField(max_length=255)
-    created_at = fields.DatetimeField()
+    created_at = DatetimeField()
     failed_sign_ins = fields.IntField(default=0)
-    locked_until = fields.DatetimeField(null=True)
+    locked_until = DatetimeField(null=True)
 
     class Meta:
         table = "customer"
@@ -60,9 +61,9 @@ class AdminUser(Model):
     password_hash = fields.CharField(max_length=255)
     permissions: list[str] = fields.JSONField(default=list)
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField()
+    created_at = DatetimeField()
     failed_sign_ins = fields.IntField(default=0)
-    locked_until = fields.DatetimeField(null=True)
+    locked_until = DatetimeField(null=True)
 
     class Meta:
         table = "admin_user"
@@ -82,9 +83,9 @@ class AccessToken(Model):
         "models.AdminUser", related_name=False, null=True, on_delete=fields.CASCADE
     )
     admin_id: int | None
-    created_at = fields.DatetimeField()
-    expires_at = fields.DatetimeField(db_index=True)
-    revoked_at = fields.DatetimeField(null=True)
+    created_at = DatetimeField()
+    expires_at = DatetimeField(db_index=True)
+    revoked_at = DatetimeField(null=True)
 
     class Meta:
         table = "access_token"
@@ -104,7 +105,7 @@ class ProviderAccount(Model):
         "models.AdminUser", related_name=False, null=True, on_delete=fields.CASCADE
     )
     admin_id: int | None
-    created_at = fields.DatetimeField()
+    created_at = DatetimeField()
 
     class Meta:
         table = "provider_account"
@@ -122,10 +123,10 @@ class ServiceKey(Model):
         "models.AdminUser", related_name=False, on_delete=fields.CASCADE
     )
     admin_id: int
-    created_at = fields.DatetimeField()
+    created_at = DatetimeField()
     # Recorded at most once a minute per key, not on every request.
-    last_used_at = fields.DatetimeField(null=True)
-    revoked_at = fields.DatetimeField(null=True)
+    last_used_at = DatetimeField(null=True)
+    revoked_at = DatetimeField(null=True)
 
     class Meta:
         table = "service_key"

@@ -11,6 +11,8 @@ from enum import IntEnum, StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import DatetimeField
+
 
 class BulkAction(StrEnum):
     DISCARD = "DISCARD"
@@ -52,9 +54,9 @@ class BulkOperation(Model):
     skipped = fields.IntField(default=0)
     # Chunks that failed in a row (an unexpected error); the operation FAILS after a few.
     failures = fields.IntField(default=0)
-    created_at = fields.DatetimeField()
-    updated_at = fields.DatetimeField()
-    finished_at = fields.DatetimeField(null=True)
+    created_at = DatetimeField()
+    updated_at = DatetimeField()
+    finished_at = DatetimeField(null=True)
 
     class Meta:
         table = "bulk_operation"

@@ -12,6 +12,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.accounts import AdminUser, Customer
+from models.fields import DatetimeField
 from models.store import CustomerGroup, StoreView, Website
 
 
@@ -49,11 +50,11 @@ class Invitation(Model):
     status = fields.CharEnumField(
         InvitationStatus, max_length=16, default=InvitationStatus.NOT_SENT
     )
-    created_at = fields.DatetimeField()
-    updated_at = fields.DatetimeField()
-    sent_at = fields.DatetimeField(null=True)
-    accepted_at = fields.DatetimeField(null=True)
-    expires_at = fields.DatetimeField(null=True)
+    created_at = DatetimeField()
+    updated_at = DatetimeField()
+    sent_at = DatetimeField(null=True)
+    accepted_at = DatetimeField(null=True)
+    expires_at = DatetimeField(null=True)
 
     store_view: fields.ForeignKeyRelation[StoreView] = fields.ForeignKeyField(
         "models.StoreView", related_name=False, on_delete=fields.RESTRICT
@@ -90,9 +91,9 @@ class Invitation(Model):
     )
     attempts = fields.IntField(default=0)
     last_error = fields.TextField(null=True)
-    next_attempt_at = fields.DatetimeField(null=True)
+    next_attempt_at = DatetimeField(null=True)
     lease_id = fields.CharField(max_length=36, null=True)
-    lease_expires_at = fields.DatetimeField(null=True)
+    lease_expires_at = DatetimeField(null=True)
     message_id = fields.CharField(max_length=255, null=True)
     # Counts sends (the first and each admin resend); retries of one send share its Message-ID.
     send_number = fields.IntField(default=1)
@@ -129,7 +130,7 @@ class InvitationStatusChange(Model):
     )
     invitation_id: int
     status = fields.CharEnumField(InvitationStatus, max_length=16)
-    at = fields.DatetimeField()
+    at = DatetimeField()
     # "customer:<id>", "admin:<username>" or "system"
     actor = fields.CharField(max_length=128)
 
@@ -154,7 +155,7 @@ class Referral(Model):
         "models.Invitation", related_name=False, on_delete=fields.CASCADE
     )
     invitation_id: int
-    created_at = fields.DatetimeField()
+    created_at = DatetimeField()
 
     class Meta:
         table = "referral"

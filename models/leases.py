@@ -5,6 +5,8 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import DatetimeField
+
 
 class Lease(Model):
     """A job that one process at a time runs (the expiry sweep): its holder until `expires_at`.
@@ -15,7 +17,7 @@ class Lease(Model):
 
     name = fields.CharField(max_length=64, primary_key=True)
     holder = fields.CharField(max_length=64)
-    expires_at = fields.DatetimeField()
+    expires_at = DatetimeField()
 
     class Meta:
         table = "lease"

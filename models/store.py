@@ -5,6 +5,8 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import DatetimeField
+
 DEFAULT_URL_TEMPLATE = "{base_url}customer/account/create/?invitation={code}"
 
 
@@ -76,7 +78,7 @@ class EmailTemplate(Model):
     name = fields.CharField(max_length=255)
     # [{"locale", "subject", "text", "html"}, ...]
     variants: object = fields.JSONField(default=list)
-    updated_at = fields.DatetimeField()
+    updated_at = DatetimeField()
 
     class Meta:
         table = "email_template"

@@ -13,6 +13,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import DatetimeField
+
 
 class WebhookEventType(StrEnum):
     """The `type` of a body; the GraphQL enum names them INVITATION_CREATED, …"""
@@ -45,11 +47,11 @@ class WebhookEndpoint(Model):
     # Fernet tokens of the "whsec_…" secrets; never the secret itself.
     secret_encrypted = fields.TextField()
     previous_secret_encrypted = fields.TextField(null=True)
-    previous_secret_expires_at = fields.DatetimeField(null=True)
+    previous_secret_expires_at = DatetimeField(null=True)
     # The first failure since the last success: five days of it disable the endpoint.
-    failing_since = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField()
-    updated_at = fields.DatetimeField()
+    failing_since = DatetimeField(null=True)
+    created_at = DatetimeField()
+    updated_at = DatetimeField()
 
     class Meta:
         table = "webhook_endpoint"
@@ -78,11 +80,11 @@ class WebhookDelivery(Model):
     attempts = fields.IntField(default=0)
     last_status_code = fields.IntField(null=True)
     last_error = fields.CharField(max_length=255, null=True)
-    next_attempt_at = fields.DatetimeField(null=True)
+    next_attempt_at = DatetimeField(null=True)
     lease_id = fields.CharField(max_length=36, null=True)
-    lease_expires_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField()
-    delivered_at = fields.DatetimeField(null=True)
+    lease_expires_at = DatetimeField(null=True)
+    created_at = DatetimeField()
+    delivered_at = DatetimeField(null=True)
 
     class Meta:
         table = "webhook_delivery"

@@ -11,7 +11,7 @@ import pytest
 from config import DeliveryPolicy
 from domain.clock import utcnow
 from domain.codes import code_for
-from mailer import metrics
+from mailer import metrics, worker
 from mailer.sink import HOST, free_port
 from mailer.transport import Timeouts
 from mailer.worker import NOT_OPEN
@@ -313,9 +313,11 @@ async def test_a_refusal_on_a_reused_connection_is_one_attempt_and_is_not_asked_
 
 
 async def test_the_queue_depth_gauge_is_counted_at_most_once_a_second(
-    mailer, smtp: SmtpServer
+    mailer, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given three queued invitations and a batch size of one
+    # Given three queued invitations, a batch size of one, and an interval no slow machine
+    # outlasts between two batches
+    monkeypatch.setattr(worker, "QUEUE_DEPTH_SECONDS", 60.0)
     await make_invitations(3)
     mailer.settings = configured(mailer.settings, mailer_batch_size=1)
 

@@ -15,8 +15,10 @@ a temporary SQLite file).
 6000) invitations are drained by N worker processes of their own (each a Mailer with
 BENCH_CONNECTIONS connections) into one counting sink; prints e-mails/s, the CPU milliseconds
 per e-mail of the PostgreSQL server's processes (read from /proc, so the server must run on this
-machine: `.ci/with-postgres` gives its data directory in INVITATIONS_TEST_PG_DATA) and of the
-workers, the backends found waiting on a lock (pg_stat_activity, sampled), the share of
+machine: `.ci/with-postgres` gives its data directory in INVITATIONS_TEST_PG_DATA), of the
+workers from the start signal on, and of the sink, each worker's start-up CPU seconds (imports,
+connecting: left out of its CPU per e-mail), the backends found waiting on a lock
+(pg_stat_activity, sampled), the share of
 invitation updates that were HOT, and the duplicates the sink received (must be 0).
 """
 
@@ -307,12 +309,13 @@ with open(sys.argv[3], "w") as out:
 
 
 @contextlib.contextmanager
-def counting_sink(port: int, report: Path) -> Iterator[None]:
-    """A sink that counts what it received per recipient, written to `report` on exit."""
+def counting_sink(port: int, report: Path) -> Iterator[int]:
+    """A sink that counts what it received per recipient, written to `report` on exit; yields
+    its process id."""
     process = subprocess.Popen([sys.executable, "-c", COUNTING_SINK, HOST, str(port), str(report)])
     try:
         wait_for_port(port)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         process.wait()
@@ -350,6 +353,13 @@ def server_cpu_seconds(postmaster: int) -> float:
     return total / tick
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of one live process, from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def postmaster_pid() -> int:
     data = os.environ.get("INVITATIONS_TEST_PG_DATA") or os.environ.get("BENCH_PG_DATA")
     if not data:
@@ -361,16 +371,26 @@ def postmaster_pid() -> int:
 
 
 async def worker_process(url: str, port: int) -> None:
-    """One scale-out worker: wait for the start line, then drain the outbox and exit."""
+    """One scale-out worker: wait for the start line, drain the outbox, print the CPU seconds
+    it spent from the start line on (`cpu <seconds>`) and exit."""
     await Tortoise.init(config=bench_settings(url).tortoise_config())
     transport = SmtpTransport(SmtpConfig(HOST, port), connections=CONNECTIONS)
     mailer = Mailer(bench_settings(url), transport)
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
+    cpu = time.process_time()
     while (await mailer.run_once()).claimed:
         pass
+    print(f"cpu {time.process_time() - cpu}", flush=True)
     await transport.close()
     await Tortoise.close_connections()
+
+
+def worker_cpu_line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    assert line.startswith("cpu "), line
+    return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +399,9 @@ class ScaleRound:
     rate: float
     server_cpu_ms: float
     workers_cpu_ms: float
+    # The workers' CPU before the start (imports, connecting), left out of workers_cpu_ms.
+    startup_cpu_s: float
+    sink_cpu_ms: float
     lock_waiters: float
     hot_share: float
     duplicates: int
@@ -405,7 +428,7 @@ async def scale_round(url: str, workers: int, postmaster: int, tmp: str) -> Scal
     port = free_port()
     report = Path(tmp, f"sink-{workers}.json")
     script = str(Path(__file__).resolve())
-    with counting_sink(port, report):
+    with counting_sink(port, report) as sink:
         processes = [
             subprocess.Popen(
                 [sys.executable, script, "--worker-process", url, str(port)],
@@ -422,6 +445,7 @@ async def scale_round(url: str, workers: int, postmaster: int, tmp: str) -> Scal
         await asyncio.sleep(0)
         updates_before = await table_updates()
         cpu_before = server_cpu_seconds(postmaster)
+        sink_before = process_cpu_seconds(sink)
         started = time.perf_counter()
         for process in processes:
             assert process.stdin is not None
@@ -441,6 +465,10 @@ async def scale_round(url: str, workers: int, postmaster: int, tmp: str) -> Scal
                     running.remove(process)
         elapsed = time.perf_counter() - started
         cpu = server_cpu_seconds(postmaster) - cpu_before
+        sink_cpu = process_cpu_seconds(sink) - sink_before
+        # From the start line on, as each worker measured it: a worker's imports and start-up
+        # (1.5-3 s of CPU) would otherwise count as mail work, once per worker.
+        working = sum(float(worker_cpu_line(process).split()[1]) for process in processes)
         updates, hot = (a - b for a, b in zip(await table_updates(), updates_before, strict=True))
     received = json.loads(report.read_text())
     delivered = await Invitation.filter(delivery_state="DELIVERED").count()
@@ -450,7 +478,9 @@ async def scale_round(url: str, workers: int, postmaster: int, tmp: str) -> Scal
         workers=workers,
         rate=SCALE_EMAILS / elapsed,
         server_cpu_ms=cpu * 1000 / SCALE_EMAILS,
-        workers_cpu_ms=usage * 1000 / SCALE_EMAILS,
+        workers_cpu_ms=working * 1000 / SCALE_EMAILS,
+        startup_cpu_s=(usage - working) / workers,
+        sink_cpu_ms=sink_cpu * 1000 / SCALE_EMAILS,
         lock_waiters=statistics.mean(samples) if samples else 0.0,
         hot_share=hot / updates if updates else 0.0,
         duplicates=received["received"] - received["distinct"],
@@ -482,7 +512,8 @@ async def scale_out(worker_counts: list[int]) -> None:
     )
     print(
         f"{'workers':>7}  {'e-mails/s':>9}  {'DB CPU ms/e-mail':>16}  {'workers CPU ms':>14}"
-        f"  {'lock waiters':>12}  {'HOT updates':>11}  {'duplicates':>10}  rounds (e-mails/s)"
+        f"  {'sink CPU ms':>11}  {'start-up CPU s':>14}  {'lock waiters':>12}  {'HOT updates':>11}"
+        f"  {'duplicates':>10}  rounds (e-mails/s)"
     )
     one = None
     for rounds in results:
@@ -492,6 +523,8 @@ async def scale_out(worker_counts: list[int]) -> None:
             f"{rounds[0].workers:>7}  {rate:>9.0f}"
             f"  {statistics.median(r.server_cpu_ms for r in rounds):>16.2f}"
             f"  {statistics.median(r.workers_cpu_ms for r in rounds):>14.2f}"
+            f"  {statistics.median(r.sink_cpu_ms for r in rounds):>11.2f}"
+            f"  {statistics.median(r.startup_cpu_s for r in rounds):>14.2f}"
             f"  {statistics.median(r.lock_waiters for r in rounds):>12.2f}"
             f"  {statistics.median(r.hot_share for r in rounds):>10.0%}"
             f"  {sum(r.duplicates for r in rounds):>10}"

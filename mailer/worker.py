@@ -38,6 +38,10 @@ logger = logging.getLogger("invitations.mailer")
 T = TypeVar("T")
 
 MAX_BACKOFF_SECONDS = 6 * 3600
+# How often a mailer counts the queue for its gauge. The count reads every waiting row: once per
+# batch, a backlog of 100,000 cost the database 13 ms per batch (a quarter of a millisecond per
+# e-mail in batches of 50), and each worker counted it again.
+QUEUE_DEPTH_SECONDS = 1.0
 NOT_OPEN = "Not sent: the invitation was canceled, accepted or expired before its e-mail went out."
 CANNOT_BUILD = (
     "The e-mail could not be built: an address or a header value has characters that cannot be "
@@ -82,6 +86,7 @@ class Mailer:
             lease_seconds=max(60.0, 2 * settings.expiry_sweep_seconds),
         )
         self._next_sweep = 0.0
+        self._next_depth = 0.0
         self._stopping = asyncio.Event()
         self.outage = Outage(logger, "mailer paused")
         # Claimed rows never handed to the server, to put back once the database answers again.
@@ -132,7 +137,9 @@ class Mailer:
             return BatchResult(claimed=0)
         rows = await outbox.claim(settings.mailer_batch_size, settings.mailer_lease_seconds)
         try:
-            metrics.QUEUE_DEPTH.set(await outbox.queue_depth())
+            if time.monotonic() >= self._next_depth:
+                self._next_depth = time.monotonic() + QUEUE_DEPTH_SECONDS
+                metrics.QUEUE_DEPTH.set(await outbox.queue_depth())
             batch = await compose.load(rows, secret=settings.secret_key) if rows else None
         except Exception as error:
             if is_database_unavailable(error):

@@ -11,6 +11,7 @@ import pytest
 from config import DeliveryPolicy
 from domain.clock import utcnow
 from domain.codes import code_for
+from mailer import metrics, worker
 from mailer.sink import HOST, free_port
 from mailer.transport import Timeouts
 from mailer.worker import NOT_OPEN
@@ -309,3 +310,28 @@ async def test_a_refusal_on_a_reused_connection_is_one_attempt_and_is_not_asked_
 
     row = await Invitation.get(id=greylisted.id)
     assert (row.delivery_state, row.attempts) == (DeliveryState.DELIVERED, 3)
+
+
+async def test_the_queue_depth_gauge_is_counted_at_most_once_a_second(
+    mailer, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given three queued invitations, a batch size of one, and an interval no slow machine
+    # outlasts between two batches
+    monkeypatch.setattr(worker, "QUEUE_DEPTH_SECONDS", 60.0)
+    await make_invitations(3)
+    mailer.settings = configured(mailer.settings, mailer_batch_size=1)
+
+    # When the mailer sends one, then another right after
+    await mailer.run_once()
+    counted_first = metrics.QUEUE_DEPTH._value.get()
+    await mailer.run_once()
+
+    # Then the queue was counted before the first send only (the second came within a second)
+    assert counted_first == 3  # (counted right after the claim: the claimed row still waits)
+    assert metrics.QUEUE_DEPTH._value.get() == 3
+
+    # And once the interval is over, the next batch counts again
+    mailer._next_depth = 0.0
+    await mailer.run_once()
+    assert metrics.QUEUE_DEPTH._value.get() == 1
+    assert len(smtp.received) == 3

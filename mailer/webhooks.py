@@ -8,7 +8,9 @@ webhook-id (at least once).
 
 Per endpoint: one httpx client (HTTP/1.1 keep-alive), at most `concurrency` requests at once,
 redirects not followed, `timeout` seconds per attempt, at most `MAX_RESPONSE_BYTES` of an answer
-read. The URL is checked again before each POST (what a name resolves to can change). A 2xx is a
+read. Outcomes are written in groups (OutcomeRecorder, as mailer/recorder.py groups the mailer's):
+one statement for the outcomes that came in meanwhile, each fenced by its own row's lease. The
+URL is checked again before each POST (what a name resolves to can change). A 2xx is a
 success; anything else is retried with exponential backoff and full jitter until the retry window
 (about three days) is spent, then FAILED. 410 Gone disables the endpoint at once; five days of
 failures without a success disable it too.

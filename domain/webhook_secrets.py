@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from functools import cache
+from functools import cache, lru_cache
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
@@ -39,4 +39,11 @@ def encrypt(secret: str, *, secret_key: str) -> str:
 
 
 def decrypt(token: str, *, secret_key: str) -> str:
+    return _decrypted(token, secret_key)
+
+
+# The sender signs every delivery: each endpoint's secret is decrypted once, not once a POST (a
+# token is never reused for another secret; a rotation stores a new token).
+@lru_cache(maxsize=1024)
+def _decrypted(token: str, secret_key: str) -> str:
     return _fernet(secret_key).decrypt(token.encode("ascii")).decode("ascii")

@@ -8,7 +8,9 @@ webhook-id (at least once).
 
 Per endpoint: one httpx client (HTTP/1.1 keep-alive), at most `concurrency` requests at once,
 redirects not followed, `timeout` seconds per attempt, at most `MAX_RESPONSE_BYTES` of an answer
-read. The URL is checked again before each POST (what a name resolves to can change). A 2xx is a
+read. Outcomes are written in groups (OutcomeRecorder, as mailer/recorder.py groups the mailer's):
+one statement for the outcomes that came in meanwhile, each fenced by its own row's lease. The
+URL is checked again before each POST (what a name resolves to can change). A 2xx is a
 success; anything else is retried with exponential backoff and full jitter until the retry window
 (about three days) is spent, then FAILED. 410 Gone disables the endpoint at once; five days of
 failures without a success disable it too.
@@ -18,14 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
+import orjson
 from standardwebhooks import Webhook
 from tortoise import connections
 
@@ -36,7 +41,7 @@ from domain.errors import DomainError
 from domain.outage import is_database_unavailable
 from mailer import delivery_log, metrics
 from mailer.outbox import CONNECTION, Sql
-from models.webhooks import WebhookEndpoint
+from models.webhooks import WebhookDeliveryState, WebhookEndpoint
 
 logger = logging.getLogger("invitations.webhooks")
 
@@ -44,7 +49,6 @@ MAX_RESPONSE_BYTES = 4096
 MAX_BACKOFF_SECONDS = 6 * 3600
 FAILING_DAYS_TO_DISABLE = 5
 USER_AGENT = "invitations-webhooks/1"
-_FENCE = "WHERE id = ? AND lease_id = ?"
 _CLEAR_LEASE = "lease_id = NULL, lease_expires_at = NULL"
 _DUE = (
     "d.state = 'PENDING' AND e.enabled"
@@ -134,44 +138,149 @@ async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
     )
 
 
-async def _fenced(row: Claimed, assignments: str, params: list[object]) -> bool:
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One attempt's outcome as it is recorded: the row's new state, and when a retry is due."""
+
+    row: Claimed
+    state: WebhookDeliveryState
+    outcome: Outcome
+    # PENDING: seconds until the next attempt; None otherwise.
+    delay_seconds: float | None = None
+
+
+async def record_outcomes(writes: Sequence[Written]) -> set[int]:
+    """Record these attempts in one statement; the ids of the rows whose write matched.
+
+    Each write is fenced by its own row's lease (a row taken over by another worker matches
+    nothing) and counts one more attempt; DELIVERED sets `delivered_at`, PENDING the next attempt
+    after its delay, and every write clears the lease. A row is in at most one write.
+    """
+    if not writes:
+        return set()
     client = connections.get(CONNECTION)
-    sql = Sql(client)
-    written = await client.execute_query_dict(
-        sql.query(
-            f"UPDATE webhook_delivery SET {assignments}, attempts = attempts + 1, {_CLEAR_LEASE}"
-            f" {_FENCE} RETURNING id"
-        ),
-        [*params, row.id, row.lease_id],
-    )
-    return len(written) == 1
+    ordered = sorted(writes, key=lambda write: write.row.id)  # (row locks in one order)
+    if Sql(client).postgres:
+        columns: list[list[object]] = [[], [], [], [], [], []]
+        for write in ordered:
+            for column, value in zip(columns, _outcome_values(write), strict=True):
+                column.append(value)
+        rows = await client.execute_query_dict(_RECORD_POSTGRES, columns)
+    else:
+        values = [_outcome_values(write) for write in ordered]
+        rows = await client.execute_query_dict(_RECORD_SQLITE, [orjson.dumps(values).decode()])
+    return {int(row["id"]) for row in rows}
 
 
-async def _delivered(row: Claimed, outcome: Outcome) -> bool:
-    sql = Sql(connections.get(CONNECTION))
-    return await _fenced(
-        row,
-        f"state = 'DELIVERED', last_status_code = ?, last_error = NULL,"
-        f" delivered_at = {sql.now()}, next_attempt_at = NULL",
-        [outcome.status_code],
-    )
-
-
-async def _retry_later(row: Claimed, outcome: Outcome, delay_seconds: float) -> bool:
-    sql = Sql(connections.get(CONNECTION))
-    return await _fenced(
-        row,
-        f"last_status_code = ?, last_error = ?, next_attempt_at = {sql.later()}",
-        [outcome.status_code, outcome.error, sql.seconds(delay_seconds)],
+def _outcome_values(write: Written) -> tuple[object, ...]:
+    delay = write.delay_seconds
+    return (
+        write.row.id,
+        write.row.lease_id,
+        write.state.value,
+        write.outcome.status_code,
+        write.outcome.error,
+        None if delay is None else float(delay),
     )
 
 
-async def _failed(row: Claimed, outcome: Outcome) -> bool:
-    return await _fenced(
-        row,
-        "state = 'FAILED', last_status_code = ?, last_error = ?, next_attempt_at = NULL",
-        [outcome.status_code, outcome.error],
+_OUTCOME_SET = (
+    "state = o.state, last_status_code = o.status_code, last_error = o.error,"
+    " attempts = {d}attempts + 1,"
+    " delivered_at = CASE WHEN o.state = 'DELIVERED' THEN {now} ELSE {d}delivered_at END,"
+    " next_attempt_at = CASE WHEN o.delay IS NULL THEN NULL ELSE {later} END,"
+    f" {_CLEAR_LEASE}"
+)
+# The arrays come in through sub-selects, as in mailer/outbox.py's record: given as they are, a
+# custom plan counts their elements, always looks cheaper, and the statement is planned again on
+# every call; this way the cached generic plan (primary-key lookups) is used.
+_RECORD_POSTGRES = (
+    "UPDATE webhook_delivery AS d SET "
+    + _OUTCOME_SET.format(
+        d="d.",
+        now="clock_timestamp()",
+        later="clock_timestamp() + make_interval(secs => o.delay)",
     )
+    + " FROM unnest((SELECT $1::int[]), (SELECT $2::text[]), (SELECT $3::text[]),"
+    " (SELECT $4::int[]), (SELECT $5::text[]), (SELECT $6::float8[]))"
+    " AS o(id, lease_id, state, status_code, error, delay)"
+    " WHERE d.id = o.id AND d.lease_id = o.lease_id RETURNING d.id"
+)
+# One JSON array of [id, lease_id, state, status_code, error, delay] per write.
+_RECORD_SQLITE = (
+    "UPDATE webhook_delivery SET "
+    + _OUTCOME_SET.format(
+        d="webhook_delivery.",
+        now=Sql.now_sqlite(),
+        later="(strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', o.delay))"
+        " || '000+00:00')",
+    )
+    + " FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS lease_id,"
+    " json_extract(value, '$[2]') AS state, json_extract(value, '$[3]') AS status_code,"
+    " json_extract(value, '$[4]') AS error, json_extract(value, '$[5]') AS delay"
+    " FROM json_each(?)) AS o"
+    " WHERE webhook_delivery.id = o.id AND webhook_delivery.lease_id = o.lease_id"
+    " RETURNING id"
+)
+
+
+@dataclass(slots=True)
+class _Pending:
+    write: Written
+    done: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class OutcomeRecorder:
+    """A sender's outcome writes, grouped (as mailer/recorder.py groups the mailer's): the writes
+    asked for while a group is being written go into the next one, one statement for all."""
+
+    def __init__(self) -> None:
+        self._pending: list[_Pending] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    def write(self, write: Written) -> asyncio.Future[bool]:
+        """Whether the write matched its row (still ours), once its group is committed."""
+        pending = _Pending(write)
+        self._pending.append(pending)
+        if self._writing is None:
+            # Runs once the callers yield: what they asked for until then is one group.
+            self._writing = asyncio.create_task(self._write_groups())
+        return pending.done
+
+    async def _write_groups(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                await _write_group(group)
+        finally:
+            self._writing = None
+
+
+async def _write_group(group: list[_Pending]) -> None:
+    try:
+        matched = await record_outcomes([pending.write for pending in group])
+    except Exception as error:  # each write is retried alone just below
+        if len(group) == 1 or is_database_unavailable(error):
+            for pending in group:
+                _settle(pending, error=error)
+            return
+        logger.warning("a group of %d webhook outcomes failed, writing each alone", len(group))
+        for pending in group:
+            await _write_group([pending])
+        return
+    for pending in group:
+        _settle(pending, result=pending.write.row.id in matched)
+
+
+def _settle(pending: _Pending, *, result: bool = False, error: BaseException | None = None) -> None:
+    if pending.done.done():  # its caller was cancelled
+        return
+    if error is not None:
+        pending.done.set_exception(error)
+    else:
+        pending.done.set_result(result)
 
 
 async def _endpoint_succeeded(endpoint_id: int) -> None:
@@ -210,6 +319,7 @@ class WebhookSender:
         )
         self._clients: dict[int, tuple[str, httpx.AsyncClient, asyncio.Semaphore]] = {}
         self._stopping = asyncio.Event()
+        self._outcomes = OutcomeRecorder()
 
     def stop(self) -> None:
         """Finish the POSTs under way, then return."""
@@ -296,7 +406,7 @@ class WebhookSender:
         now = utcnow()
         secrets = webhooks.signing_secrets(endpoint, secret_key=self.settings.secret_key, now=now)
         signature = " ".join(
-            Webhook(secret).sign(row.webhook_id, now, row.body) for secret in secrets
+            _signer(secret).sign(row.webhook_id, now, row.body) for secret in secrets
         )
         headers = {
             "content-type": "application/json",
@@ -327,16 +437,17 @@ class WebhookSender:
 
     async def _record(self, row: Claimed, endpoint: WebhookEndpoint, outcome: Outcome) -> None:
         if outcome.delivered:
-            if await _delivered(row, outcome):
+            if await self._outcomes.write(Written(row, WebhookDeliveryState.DELIVERED, outcome)):
                 metrics.WEBHOOK_SENT.inc()
                 _logged(delivery_log.DELIVERED, row, outcome)
                 if endpoint.failing_since is not None:  # as read at the claim: one write
                     endpoint.failing_since = None
                     await _endpoint_succeeded(endpoint.id)
             return
+        failed = Written(row, WebhookDeliveryState.FAILED, outcome)
         if outcome.status_code == 410:
             await _disable(endpoint.id, "The receiver answered 410 Gone.")
-            if await _failed(row, outcome):
+            if await self._outcomes.write(failed):
                 metrics.WEBHOOK_FAILED.inc()
                 _logged(delivery_log.DISABLED, row, outcome)
             return
@@ -345,7 +456,7 @@ class WebhookSender:
         endpoint.failing_since = endpoint.failing_since or now
         attempts = row.attempts + 1
         if attempts >= self.max_attempts:
-            if await _failed(row, outcome):
+            if await self._outcomes.write(failed):
                 metrics.WEBHOOK_FAILED.inc()
                 _logged(delivery_log.GIVEN_UP, row, outcome)
             return
@@ -353,9 +464,16 @@ class WebhookSender:
         delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
         if self.settings.webhook_retry_base_seconds == 0:
             delay = 0.0
-        if await _retry_later(row, outcome, delay):
+        later = Written(row, WebhookDeliveryState.PENDING, outcome, delay_seconds=delay)
+        if await self._outcomes.write(later):
             metrics.WEBHOOK_RETRIED.inc()
             _logged(delivery_log.RETRYING, row, outcome)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    """The secret's signer, made once (it decodes the secret)."""
+    return Webhook(secret)
 
 
 def _logged(outcome: str, row: Claimed, result: Outcome) -> None:

@@ -142,8 +142,9 @@ async def test_rows_put_back_are_as_claimed_and_due_at_once() -> None:
 
 COUNT = 600
 # Room for a database restart that is slow on a busy machine (the two suites run side by side):
-# a restart past the lease re-sends, by design.
-LEASE_SECONDS = 10.0
+# a restart past the lease re-sends, by design. 10 s was outlasted once in a fresh-clone run
+# (one e-mail sent twice) while the SQLite suite ran beside it.
+LEASE_SECONDS = 20.0
 
 
 @needs_cluster

@@ -167,7 +167,8 @@ async def test_unknown_variables_and_other_rules_are_refused(
         (
             "{% macro d(n) %}{% if n %}{{ d(n - 1) }}{{ d(n - 1) }}{% endif %}{% endmacro %}"
             "{{ d(40) }}",
-            "calls",
+            # The call limit, or on a slow machine the time limit, whichever comes first.
+            ("calls", "longer than"),
         ),
         ("{{ lipsum(1000) }}", "unknown variable"),
         ("{{ '%99999999s' % invitation_url }}", "formatting"),
@@ -175,12 +176,13 @@ async def test_unknown_variables_and_other_rules_are_refused(
     ],
 )
 async def test_the_sandbox_refuses_hostile_templates(
-    gql: GraphQLClient, token: str, text: str, reason: str
+    gql: GraphQLClient, token: str, text: str, reason: str | tuple[str, ...]
 ) -> None:
     errors = await _refusal(gql, token, _variant(text=text + " {{ invitation_url }}"))
 
     assert errors[0]["code"] == "TEMPLATE_INVALID"
-    assert reason in errors[0]["message"], errors[0]["message"]
+    reasons = (reason,) if isinstance(reason, str) else reason
+    assert any(r in errors[0]["message"] for r in reasons), errors[0]["message"]
 
 
 async def test_a_template_in_use_is_not_deleted(gql: GraphQLClient, token: str) -> None:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from domain.outage import is_database_unavailable
 from mailer import outbox
@@ -30,24 +32,92 @@ from mailer.outbox import Claimed, Record
 logger = logging.getLogger("invitations.mailer")
 
 
+W = TypeVar("W")
+
+
 @dataclass(slots=True)
-class _Write:
-    record: Record
+class _Pending(Generic[W]):
+    write: W
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+
+class Grouped(Generic[W]):
+    """Writes grouped: those asked for while a group is being written wait for, and go into, the
+    next group, one call of `write_all` for all. `write_all` returns the ids of the rows whose
+    write matched; `row_id` names a write's row. A group that fails as a whole is written again
+    write by write (unless the database is unreachable: then every write fails with that error).
+    The mailer's Recorder and the webhook sender's outcomes both group through this."""
+
+    def __init__(
+        self,
+        write_all: Callable[[list[W]], Awaitable[set[int]]],
+        row_id: Callable[[W], int],
+        what: str,
+    ) -> None:
+        self._write_all = write_all
+        self._row_id = row_id
+        self._what = what
+        self._pending: list[_Pending[W]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    def write(self, write: W) -> asyncio.Future[bool]:
+        """Whether the write matched its row (still ours), once its group is committed."""
+        pending = _Pending(write)
+        self._pending.append(pending)
+        if self._writing is None:
+            # Runs once the callers yield: what they asked for until then is one group.
+            self._writing = asyncio.create_task(self._write_groups())
+        return pending.done
+
+    async def _write_groups(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                await self._write_group(group)
+        finally:
+            self._writing = None
+
+    async def _write_group(self, group: list[_Pending[W]]) -> None:
+        try:
+            matched = await self._write_all([pending.write for pending in group])
+        except Exception as error:  # each write is retried alone just below
+            if len(group) == 1 or is_database_unavailable(error):
+                # (alone, they would fail alike: their callers wait for the database instead)
+                for pending in group:
+                    _settle(pending, error=error)
+                return
+            logger.warning("a group of %d %s failed, writing each alone", len(group), self._what)
+            for pending in group:
+                await self._write_group([pending])
+            return
+        for pending in group:
+            _settle(pending, result=self._row_id(pending.write) in matched)
+
+
+def _settle(
+    pending: _Pending[W], *, result: bool = False, error: BaseException | None = None
+) -> None:
+    if pending.done.done():  # its caller was cancelled
+        return
+    if error is not None:
+        pending.done.set_exception(error)
+    else:
+        pending.done.set_result(result)
 
 
 class Recorder:
     """One mailer's writes, grouped: `start_sending` and `delivered` of mailer.outbox, batched."""
 
     def __init__(self) -> None:
-        self._pending: list[_Write] = []
-        self._writing: asyncio.Task[None] | None = None
+        self._group: Grouped[Record] = Grouped(
+            outbox.record, lambda record: record.row.id, "mailer writes"
+        )
 
     async def start_sending(self, row: Claimed, message_id: str, lease_seconds: float) -> bool:
         """outbox.start_sending: SENDING, one more attempt, if still ours and still open."""
-        return await self._enqueue(Record(row, message_id, lease_seconds))
+        return await self._group.write(Record(row, message_id, lease_seconds))
 
     def delivered(self, row: Claimed) -> asyncio.Future[bool]:
         """outbox.delivered: DELIVERED, and a first delivery makes NOT_SENT SENT.
@@ -55,46 +125,4 @@ class Recorder:
         Not awaited here: a lane that goes straight on to mark its next row SENDING puts both
         writes into the same group, and awaits this one once that start is written.
         """
-        return self._enqueue(Record(row))
-
-    def _enqueue(self, record: Record) -> asyncio.Future[bool]:
-        write = _Write(record)
-        self._pending.append(write)
-        if self._writing is None:
-            # Runs once the lanes yield: what they asked for until then is one group.
-            self._writing = asyncio.create_task(self._write_groups())
-        return write.done
-
-    async def _write_groups(self) -> None:
-        try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                await _write_group(group)
-        finally:
-            self._writing = None
-
-
-async def _write_group(group: list[_Write]) -> None:
-    try:
-        matched = await outbox.record([write.record for write in group])
-    except Exception as error:  # each write is retried alone just below
-        if len(group) == 1 or is_database_unavailable(error):
-            # (alone, they would fail alike: their lanes wait for the database instead)
-            for write in group:
-                _settle(write, error=error)
-            return
-        logger.warning("a group of %d mailer writes failed, writing each alone", len(group))
-        for write in group:
-            await _write_group([write])
-        return
-    for write in group:
-        _settle(write, result=write.record.row.id in matched)
-
-
-def _settle(write: _Write, *, result: bool = False, error: BaseException | None = None) -> None:
-    if write.done.done():  # its lane was cancelled
-        return
-    if error is not None:
-        write.done.set_exception(error)
-    else:
-        write.done.set_result(result)
+        return self._group.write(Record(row))

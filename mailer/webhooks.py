@@ -8,7 +8,7 @@ webhook-id (at least once).
 
 Per endpoint: one httpx client (HTTP/1.1 keep-alive), at most `concurrency` requests at once,
 redirects not followed, `timeout` seconds per attempt, at most `MAX_RESPONSE_BYTES` of an answer
-read. Outcomes are written in groups (OutcomeRecorder, as mailer/recorder.py groups the mailer's):
+read. Outcomes are written in groups (mailer.recorder.Grouped, as the mailer's are):
 one statement for the outcomes that came in meanwhile, each fenced by its own row's lease. The
 URL is checked again before each POST (what a name resolves to can change). A 2xx is a
 success; anything else is retried with exponential backoff and full jitter until the retry window
@@ -26,7 +26,7 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -41,6 +41,7 @@ from domain.errors import DomainError
 from domain.outage import is_database_unavailable
 from mailer import delivery_log, metrics
 from mailer.outbox import CONNECTION, Sql
+from mailer.recorder import Grouped
 from models.webhooks import WebhookDeliveryState, WebhookEndpoint
 
 logger = logging.getLogger("invitations.webhooks")
@@ -224,63 +225,10 @@ _RECORD_SQLITE = (
 )
 
 
-@dataclass(slots=True)
-class _Pending:
-    write: Written
-    done: asyncio.Future[bool] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-
-class OutcomeRecorder:
-    """A sender's outcome writes, grouped (as mailer/recorder.py groups the mailer's): the writes
+def outcome_recorder() -> Grouped[Written]:
+    """A sender's outcome writes, grouped as mailer/recorder.py groups the mailer's: the writes
     asked for while a group is being written go into the next one, one statement for all."""
-
-    def __init__(self) -> None:
-        self._pending: list[_Pending] = []
-        self._writing: asyncio.Task[None] | None = None
-
-    def write(self, write: Written) -> asyncio.Future[bool]:
-        """Whether the write matched its row (still ours), once its group is committed."""
-        pending = _Pending(write)
-        self._pending.append(pending)
-        if self._writing is None:
-            # Runs once the callers yield: what they asked for until then is one group.
-            self._writing = asyncio.create_task(self._write_groups())
-        return pending.done
-
-    async def _write_groups(self) -> None:
-        try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                await _write_group(group)
-        finally:
-            self._writing = None
-
-
-async def _write_group(group: list[_Pending]) -> None:
-    try:
-        matched = await record_outcomes([pending.write for pending in group])
-    except Exception as error:  # each write is retried alone just below
-        if len(group) == 1 or is_database_unavailable(error):
-            for pending in group:
-                _settle(pending, error=error)
-            return
-        logger.warning("a group of %d webhook outcomes failed, writing each alone", len(group))
-        for pending in group:
-            await _write_group([pending])
-        return
-    for pending in group:
-        _settle(pending, result=pending.write.row.id in matched)
-
-
-def _settle(pending: _Pending, *, result: bool = False, error: BaseException | None = None) -> None:
-    if pending.done.done():  # its caller was cancelled
-        return
-    if error is not None:
-        pending.done.set_exception(error)
-    else:
-        pending.done.set_result(result)
+    return Grouped(record_outcomes, lambda write: write.row.id, "webhook outcomes")
 
 
 async def _endpoint_succeeded(endpoint_id: int) -> None:
@@ -319,7 +267,7 @@ class WebhookSender:
         )
         self._clients: dict[int, tuple[str, httpx.AsyncClient, asyncio.Semaphore]] = {}
         self._stopping = asyncio.Event()
-        self._outcomes = OutcomeRecorder()
+        self._outcomes = outcome_recorder()
 
     def stop(self) -> None:
         """Finish the POSTs under way, then return."""

@@ -83,7 +83,6 @@ async def test_a_group_writes_what_single_writes_do(grouped: bool) -> None:
 
 async def test_the_recorder_groups_writes_asked_together(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = await _claimed(4)
-    recorder = sender.OutcomeRecorder()
     calls: list[int] = []
     original = sender.record_outcomes
 
@@ -92,6 +91,7 @@ async def test_the_recorder_groups_writes_asked_together(monkeypatch: pytest.Mon
         return await original(writes)
 
     monkeypatch.setattr(sender, "record_outcomes", counting)
+    recorder = sender.outcome_recorder()
     futures = [recorder.write(write) for write in _writes(rows)]
     results = [await future for future in futures]
     assert results == [True, True, True, False]

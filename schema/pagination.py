@@ -35,10 +35,15 @@ class PageInfo:
 
 
 def encode_cursor(key: CursorKey | datetime, row_id: int) -> str:
+    # An ISO date, an integer (not a bool) and null need no JSON escaping: written out, the array
+    # is json.dumps's to the byte, without its encoder's cost (a page has a cursor per row; the
+    # grid's default order, by id, has integer keys).
     if isinstance(key, datetime):
-        # An ISO date needs no JSON escaping: written out, the array is json.dumps's to the byte,
-        # without its encoder's cost (a page has a cursor per row).
         raw = f'["{key.isoformat()}",{row_id}]'.encode()
+    elif type(key) is int:
+        raw = f"[{key},{row_id}]".encode()
+    elif key is None:
+        raw = f"[null,{row_id}]".encode()
     else:
         raw = json.dumps([key, row_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -30,6 +30,7 @@ def test_cursors_round_trip_their_sort_key_and_id() -> None:
         "åsa@example.com",
         'a"b\\c\n@example.com',
         12,
+        -(2**63),
         None,
     ],
 )

@@ -156,15 +156,18 @@ async def claim(batch_size: int, lease_seconds: float) -> list[Claimed]:
     lease_id = str(uuid.uuid4())
     due = _DUE.format(now=sql.now())
     if sql.postgres:
-        # MATERIALIZED + LIMIT inside the CTE: an IN (subquery) may update more than n rows.
+        # The ids are picked once, as an array (an InitPlan): an IN (subquery) may be run again
+        # and update more than n rows. Looked up by primary key through `= ANY`, the leased rows
+        # cost the server less than a join with the picked rows (a CTE), which the planner
+        # hashes against a scan of the whole table: 0.07-0.11 against 0.11-0.13 ms of server
+        # CPU per claimed row, 100-row claims of 6,000 rows (docs/performance.md).
         statement = (
-            "WITH picked AS MATERIALIZED (SELECT id FROM invitation"
-            f" WHERE {due} ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)"
-            f" UPDATE invitation AS i SET lease_id = ?, lease_expires_at = {sql.later()}"
-            " FROM picked WHERE i.id = picked.id"
+            f"UPDATE invitation AS i SET lease_id = ?, lease_expires_at = {sql.later()}"
+            " WHERE i.id = ANY(ARRAY(SELECT id FROM invitation"
+            f" WHERE {due} ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED))"
             f" RETURNING {', '.join('i.' + c.strip() for c in _COLUMNS.split(','))}"
         )
-        params = [batch_size, lease_id, sql.seconds(lease_seconds)]
+        params = [lease_id, sql.seconds(lease_seconds), batch_size]
     else:
         statement = (
             f"UPDATE invitation SET lease_id = ?, lease_expires_at = {sql.later()}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import os
 import sqlite3
@@ -45,6 +46,21 @@ async def test_a_claim_takes_at_most_the_batch_and_never_a_leased_row() -> None:
     assert row.lease_expires_at is not None
     assert row.lease_expires_at > utcnow() + timedelta(seconds=20)
     assert row.delivery_state is DeliveryState.QUEUED
+
+
+async def test_concurrent_claims_share_no_row_and_take_at_most_the_batch() -> None:
+    # The claim picks its ids once (an array), so each claim leases at most its batch even
+    # while others skip the rows it locked.
+    invitations = await make_invitations(40)
+
+    claims = await asyncio.gather(*(outbox.claim(7, lease_seconds=30) for _ in range(8)))
+
+    assert all(len(claim) <= 7 for claim in claims)
+    ids = [row.id for claim in claims for row in claim]
+    assert len(ids) == len(set(ids)) == 40
+    assert set(ids) == {i.id for i in invitations}
+    leased = await Invitation.filter(lease_id__isnull=False).count()
+    assert leased == 40
 
 
 async def test_rows_not_yet_due_or_finished_are_not_claimed() -> None:

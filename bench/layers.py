@@ -143,7 +143,7 @@ async def layers_of(case: Case, app: Any, endpoint: Any, token: str) -> dict[str
             raise SystemExit(f"Strawberry: {result.errors}")
         return result
 
-    return {
+    layers: dict[str, Layer] = {
         "domain": domain,
         "endpoint": lambda: call_asgi(endpoint, case.raw_path, raw_body, token),
         "graphql-core": graphql_core,
@@ -151,6 +151,9 @@ async def layers_of(case: Case, app: Any, endpoint: Any, token: str) -> dict[str
         "view": lambda: call_asgi(view, "/graphql", body, token),
         "service": lambda: call_asgi(app, "/graphql", body, token),
     }
+    if await layers["service"]() != await layers["endpoint"]():
+        raise SystemExit(f"{case.name}: the service and the endpoint answer differently")
+    return layers
 
 
 async def measure(layers: dict[str, Layer], rounds: int, requests: int) -> dict[str, float]:
@@ -181,14 +184,8 @@ async def bench(url: str, tokens: dict[str, str], rounds: int, requests: int) ->
         for case in CASES:
             if case.writes:
                 continue
-            token = tokens[case.token]
-            ours = await call_asgi(app, "/graphql", json.dumps(case.graphql_body).encode(), token)
-            theirs = await call_asgi(
-                endpoint, case.raw_path, json.dumps(case.raw_body).encode(), token
-            )
-            if ours != theirs:
-                raise SystemExit(f"{case.name}: the service and the endpoint answer differently")
-            figures = await measure(await layers_of(case, app, endpoint, token), rounds, requests)
+            layers = await layers_of(case, app, endpoint, tokens[case.token])
+            figures = await measure(layers, rounds, requests)
             print_layers(case.name, figures)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
+from typing import Any, cast
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from api.tracing import TraceOperations
 from config import Settings
@@ -43,6 +46,7 @@ from schema.bulk import (
     CancelBulkOperationPayload,
     StartBulkOperationPayload,
 )
+from schema.context import Context
 from schema.email_templates import (
     DeleteEmailTemplatePayload,
     EmailPreview,
@@ -66,6 +70,7 @@ from schema.invitation import (
     StorefrontInvitationSettings,
 )
 from schema.limits import Checked, CheckedDocuments, DocumentChecker, document_checker
+from schema.operation import ShortOperations
 from schema.operation_metrics import OperationMetrics
 from schema.permissions import HasPermission, IsAdmin, IsCustomer
 from schema.reports import InvitationsReport, InvitedCustomerRow
@@ -363,11 +368,57 @@ class Subscription:
 
 
 class Schema(strawberry.Schema):
-    """The served schema, with the checks every operation's document passes (schema.limits)."""
+    """The served schema, with the checks every operation's document passes (schema.limits), and
+    the short way past Strawberry's extension runner for the operations that may take it
+    (schema.operation)."""
 
-    def __init__(self, *args: object, check: DocumentChecker, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *args: Any,
+        check: DocumentChecker,
+        short_operations: bool,
+        hide_suggestions: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
         self._document_check = check
+        self._short: ShortOperations | None = None
+        if short_operations and ShortOperations.covers(self.extensions):
+            self._short = ShortOperations(self, check, hide_suggestions=hide_suggestions)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        short = self._short
+        known = (
+            short.known(query, operation_name, allowed_operation_types, context_value)
+            if short is not None
+            else None
+        )
+        if short is not None and known is not None:
+            return await short.execute(
+                known,
+                variable_values=variable_values,
+                context=cast(Context, context_value),  # (known: a Context)
+                root_value=root_value,
+                operation_extensions=operation_extensions,
+            )
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
 
     def check_document(self, document: str) -> Checked:
         """As the operation's document is checked when it runs (remembered): persisted queries
@@ -403,4 +454,6 @@ def build_schema(settings: Settings) -> Schema:
         # None: Strawberry's own execution context.
         execution_context_class=ExecutionContext if settings.fast_execution else None,
         check=check,
+        short_operations=settings.short_operations,
+        hide_suggestions=HideSuggestions in extensions,
     )

@@ -153,9 +153,12 @@ class GraphQLView(GraphQL[Context, None]):
         return data
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
-        # A persisted query by GET has no `query` either.
-        return "extensions" not in request.query_params and super().should_render_graphql_ide(
-            request
+        # A persisted query by GET has no `query` either. (Only a GET renders it: a POST is
+        # answered without parsing its query string.)
+        return (
+            request.method == "GET"
+            and "extensions" not in request.query_params
+            and super().should_render_graphql_ide(request)
         )
 
     async def execute_operation(

@@ -68,11 +68,7 @@ class MaskUnexpectedErrors(MaskErrors):
         masking = super().on_operation()
         next(masking)
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        unreachable = outage.database_error(errors) if errors else None
-        if unreachable is not None:
-            outage.refuse(result, self.execution_context.context, unreachable)
+        refuse_if_unreachable(self.execution_context.result, self.execution_context.context)
         with contextlib.suppress(StopIteration):
             next(masking)
 
@@ -81,6 +77,14 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": INTERNAL_CODE}
         return masked
+
+
+def refuse_if_unreachable(result: object, context: object) -> None:
+    """Make `result` the outage answer when one of its errors says the database is unreachable."""
+    errors = getattr(result, "errors", None)
+    unreachable = outage.database_error(errors) if errors else None
+    if unreachable is not None:
+        outage.refuse(result, context, unreachable)
 
 
 def without_suggestion(message: str) -> str:

@@ -89,7 +89,8 @@ def _of(kind: str, label: str) -> tuple[Any, Any]:
     return children
 
 
-def _log_name(name: str | None) -> str | None:
+def log_name(name: str | None) -> str | None:
+    """The operation's name as its log lines carry it: a plain GraphQL name, else None."""
     return name if name and len(name) <= MAX_NAME_LENGTH and _NAME.fullmatch(name) else None
 
 
@@ -108,7 +109,7 @@ class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         ctx = self.execution_context
         # The name the client sent, for the lines logged while the operation runs.
-        provided = _log_name(ctx.operation_name)
+        provided = log_name(ctx.operation_name)
         if provided is not None:
             service_logging.name_operation(provided)
         started = time.perf_counter()
@@ -129,16 +130,30 @@ class OperationMetrics(SchemaExtension):
         except RuntimeError:  # no operation of that name in the document
             kind = "unknown"
         name = ctx.operation_name if document is not None else None
-        logged = _log_name(name)
-        if not named and logged is not None:
-            service_logging.name_operation(logged)
-        label = OPERATION_NAMES(name if self.valid and kind != "unknown" else None)
-        requests, latency = _of(kind, label)
-        requests.inc()
-        if kind != OperationType.SUBSCRIPTION.value:
-            latency.observe(seconds)
         result = ctx.result
         errors = raised if raised is not None else result.errors if result is not None else None
-        for error in errors or ():
-            code = (error.extensions or {}).get("code")
-            ERRORS.labels(ERROR_CODES(code) if isinstance(code, str) else "NONE").inc()
+        record(kind, name, valid=self.valid, seconds=seconds, named=named, errors=errors)
+
+
+def record(
+    kind: str,
+    name: str | None,
+    *,
+    valid: bool,
+    seconds: float,
+    named: bool,
+    errors: list[GraphQLError] | None,
+) -> None:
+    """Count and time one operation of `kind` (an OperationType's value, or "unknown") named
+    `name`; `named`: its log lines already carry the name the client sent (`log_name`)."""
+    logged = log_name(name)
+    if not named and logged is not None:
+        service_logging.name_operation(logged)
+    label = OPERATION_NAMES(name if valid and kind != "unknown" else None)
+    requests, latency = _of(kind, label)
+    requests.inc()
+    if kind != OperationType.SUBSCRIPTION.value:
+        latency.observe(seconds)
+    for error in errors or ():
+        code = (error.extensions or {}).get("code")
+        ERRORS.labels(ERROR_CODES(code) if isinstance(code, str) else "NONE").inc()

@@ -14,7 +14,9 @@ the admin grid's page of 50 with its relations, from the inside out:
 - **graphql-core**: graphql-core's `execute` of the parsed document with the project's
   execution context (schema/execution.py) and a context built once: the resolvers, the
   connection's objects and the completion, without Strawberry's operation machinery.
-- **Strawberry**: `Schema.execute` of the query text: its extensions, the document cache.
+- **Strawberry**: `Schema.execute` of the query text: the document cache and, for a known
+  document, schema/operation.py's short way (INVITATIONS_SHORT_OPERATIONS=false: Strawberry's
+  extension runner instead).
 - **view**: the GraphQL view as an ASGI app: the context (token, store view), the body, the
   response.
 - **service**: the whole app, middleware included.

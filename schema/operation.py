@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from graphql import DocumentNode, GraphQLError, MiddlewareManager, execute
+from graphql import DocumentNode, MiddlewareManager, execute
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import located_error
 from starlette.requests import Request
@@ -120,7 +120,7 @@ class ShortOperations:
             return None
         try:
             document, errors, guards = self.check(self.schema._schema, query)
-        except GraphQLError:  # a syntax error, answered Strawberry's way
+        except Exception:  # a syntax error (or worse), answered Strawberry's way
             return None
         if errors:
             return None

@@ -19,6 +19,7 @@ from models.invitation import InvitationStatus
 from schema.operation import ShortOperations
 from tests.helpers import admin_token, customer_token, make_admin, make_customer
 from tests.invitation_factories import make_invitation
+from tests.schema.test_production_profile import production_settings
 
 MY_INVITATIONS = """query Mine($first: Int!) { myInvitations(first: $first) {
     totalCount edges { cursor node { id email status createdAt sentAt expiresAt } }
@@ -215,8 +216,30 @@ async def test_operations_are_counted_alike(
     assert len(short_ways) == 3
 
 
+async def test_in_production_suggestions_are_hidden_alike(
+    settings: Settings, tokens: dict[str, str], short_ways: list[str]
+) -> None:
+    # Given production (HideSuggestions among the extensions), both ways
+    body = {"query": "query Some($s: [InvitationStatus!]) { myInvitations(status: $s) { "
+            "totalCount } }", "variables": {"s": ["SNT"]}}  # fmt: skip
+    answers = []
+    for short in (True, False):
+        app = create_app(production_settings(settings, short_operations=short),
+                         manage_database=False)  # fmt: skip
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            # When a variable names no enum value (graphql-core would suggest one)
+            answers.append(await _answer(http, body, tokens["customer"], {}))
+    # Then both answer alike, without the suggestion
+    assert answers[0] == answers[1]
+    assert "SNT" in str(answers[0])
+    assert "Did you mean" not in str(answers[0])
+    assert short_ways == ["Some"]
+
+
 def test_the_short_way_is_built_only_for_the_extensions_it_knows(settings: Settings) -> None:
-    production = settings.model_copy(update={"environment": "production"})
+    production = production_settings(settings)
+    assert production.is_production
     for built in (build_schema(settings), build_schema(production)):
         assert built._short is not None
     assert build_schema(settings.model_copy(update={"short_operations": False}))._short is None

@@ -386,6 +386,11 @@ class Schema(strawberry.Schema):
         if short_operations and ShortOperations.covers(self.extensions):
             self._short = ShortOperations(self, check, hide_suggestions=hide_suggestions)
 
+    @property
+    def short_operations(self) -> ShortOperations | None:
+        """The short way of its known operations (None: turned off)."""
+        return self._short
+
     async def execute(
         self,
         query: str | None,

@@ -47,7 +47,7 @@ from strawberry.utils.operation import get_first_operation, get_operation_type
 import service_logging
 from domain import tracing
 from schema import operation_metrics
-from schema.authorization import refusals
+from schema.authorization import Guards, refusals
 from schema.context import Context
 from schema.extensions import (
     HideSuggestions,
@@ -87,6 +87,8 @@ class Known:
     # The operation's name as Strawberry's ExecutionContext.operation_name gives it.
     name: str | None
     kind: OperationType
+    # The guarded fields of the document's operations (schema.authorization).
+    guards: Guards
 
 
 class ShortOperations:
@@ -114,9 +116,22 @@ class ShortOperations:
         context: object,
     ) -> Known | None:
         """The operation, when it may take the short way; None sends it Strawberry's way."""
-        if not query or not isinstance(context, Context) or context.store is None:
-            return None
-        if not isinstance(context.request, Request) or tracing.tracer() is not None:
+        known = self.document(query, operation_name, allowed)
+        return known if known is not None and self.admits(known, context) else None
+
+    def admits(self, known: Known, context: object) -> bool:
+        """Whether the request of this context may run the operation the short way."""
+        if not isinstance(context, Context) or context.store is None:
+            return False
+        if not isinstance(context.request, Request):
+            return False
+        return not refusals(known.guards.get(known.name, ()), context)
+
+    def document(
+        self, query: str | None, operation_name: str | None, allowed: Iterable[OperationType] | None
+    ) -> Known | None:
+        """The operation, when its document may take the short way, whoever sends it."""
+        if not query or tracing.tracer() is not None:
             return None
         try:
             document, errors, guards = self.check(self.schema._schema, query)
@@ -134,9 +149,7 @@ class ShortOperations:
             return None
         if kind not in SHORT_TYPES or (allowed is not None and kind not in allowed):
             return None
-        if refusals(guards.get(name, ()), context):
-            return None
-        return Known(document, name, kind)
+        return Known(document, name, kind, guards)
 
     async def execute(
         self,

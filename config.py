@@ -99,9 +99,10 @@ class Settings(BaseSettings):
     # field through graphql-core's own executor, as Strawberry ships it: the same answers, more
     # CPU per row; a way out should a graphql-core or Strawberry release break the short path.
     fast_execution: bool = True
-    # The short way of schema/operation.py past Strawberry's extension runner for an HTTP
-    # operation whose document passed before (on by default). False runs every operation through
-    # Strawberry's Schema.execute: the same answers, more CPU per request; the same way out.
+    # The short way of schema/operation.py past Strawberry's extension runner (and, for a plain
+    # JSON POST, its HTTP run: api/view.py) for an HTTP operation whose document passed before (on
+    # by default). False runs every operation through Strawberry's run and Schema.execute: the
+    # same answers, more CPU per request; the same way out.
     short_operations: bool = True
     max_query_depth: int = Field(12, ge=1)
     max_aliases: int = Field(30, ge=1)

@@ -136,13 +136,13 @@ class GraphQLView(GraphQL[Context, None]):
         JSON (no streamed transport), by a schema with a short way, not in persisted-only mode."""
         if scope["method"] != "POST" or self.short is None or self.persisted.only:
             return False
-        content_type = accept = b""
-        for name, value in scope["headers"]:
-            if name == b"content-type":
+        content_type = accept = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette's headers read
+            if name == b"content-type" and content_type is None:
                 content_type = value.lower()
-            elif name == b"accept":
+            elif name == b"accept" and accept is None:
                 accept = value.lower()
-        return content_type in _PLAIN_JSON and not any(s in accept for s in _STREAMED)
+        return content_type in _PLAIN_JSON and not any(s in (accept or b"") for s in _STREAMED)
 
     async def _short_post(self, request: Request) -> Response | None:
         """The answer to a plain GraphQL POST whose document takes the short way of

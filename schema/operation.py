@@ -9,6 +9,9 @@ mutation whose document is valid and whose principal may run it, only count the 
 (OperationMetrics) and, when the result has errors, hide suggestions (in production), turn an
 unreachable database into the outage answer and mask unexpected errors (MaskUnexpectedErrors).
 Here that work is done in place, around the same graphql-core `execute` call Strawberry makes.
+api.schema.Schema.execute takes this way when it may; so does api/view.py for a plain JSON POST,
+which it then answers without Strawberry's HTTP run as well (`document` before the request's
+context is built, `admits` after).
 
 The short way is taken only when nothing else could happen, decided before anything runs: the
 document is checked (schema.limits: from the cache after its first request) without a syntax or

@@ -36,7 +36,7 @@ WEBSITES = "query Websites { websites { code } }"
 GRAPHQL_JSON = "application/graphql-response+json"
 
 # (name, body, who signs in, extra headers, whether the short way may take it)
-Request = tuple[str, dict[str, Any], str | None, dict[str, str], bool]
+Request = tuple[str, Any, str | None, dict[str, str], bool]
 REQUESTS: list[Request] = [
     ("a page", {"query": MY_INVITATIONS, "variables": {"first": 2}}, "customer", {}, True),
     ("a page, by name", {"query": MY_INVITATIONS, "variables": {"first": 20},
@@ -77,6 +77,8 @@ REQUESTS: list[Request] = [
      False),
     ("a streamed transport asked for", {"query": GRID}, "admin",
      {"accept": "multipart/mixed"}, True),
+    ("a body that is not JSON", "{not json", "admin", {}, False),
+    ("a batch", [{"query": GRID}], "admin", {}, False),
 ]  # fmt: skip
 # The requests the view answers without Strawberry's HTTP run (api/view.py, _short_post).
 WITHOUT_RUN = {
@@ -128,12 +130,13 @@ def short_ways(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def _answer(
-    http: httpx.AsyncClient, body: dict[str, Any], token: str | None, headers: dict[str, str]
+    http: httpx.AsyncClient, body: Any, token: str | None, headers: dict[str, str]
 ) -> tuple[int, dict[str, str], Any]:
     sent = {"store": "default", "content-type": "application/json", **headers}
     if token is not None:
         sent["authorization"] = f"Bearer {token}"
-    response = await http.post("/graphql", content=json.dumps(body), headers=sent)
+    content = body if isinstance(body, str) else json.dumps(body)
+    response = await http.post("/graphql", content=content, headers=sent)
     kept = {
         name: response.headers[name]
         for name in ("content-type", "retry-after", "www-authenticate", "cache-control")
@@ -167,7 +170,7 @@ async def test_every_answer_is_strawberrys(
     short_ways: list[str],
     runs: list[bool],
     name: str,
-    body: dict[str, Any],
+    body: Any,
     who: str | None,
     headers: dict[str, str],
     short: bool,

@@ -383,7 +383,7 @@ class Schema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         self._document_check = check
         self._short: ShortOperations | None = None
-        if short_operations and ShortOperations.covers(self.extensions):
+        if short_operations and not self.directives and ShortOperations.covers(self.extensions):
             self._short = ShortOperations(self, check, hide_suggestions=hide_suggestions)
 
     @property

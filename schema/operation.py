@@ -64,8 +64,8 @@ if TYPE_CHECKING:
     import strawberry
 
 # The extensions whose work is done here (api.schema.build_schema's, TraceOperations aside: the
-# short way is not taken while tracing is on). Strawberry installs its own directives extension
-# when the schema has directives.
+# short way is not taken while tracing is on). A schema with directives of its own gets none
+# (Strawberry resolves them through an extension of its own).
 KNOWN_EXTENSIONS = frozenset(
     {
         "OperationMetrics",

@@ -377,14 +377,13 @@ class Schema(strawberry.Schema):
         *args: Any,
         check: DocumentChecker,
         short_operations: bool,
-        hide_suggestions: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._document_check = check
         self._short: ShortOperations | None = None
         if short_operations and not self.directives and ShortOperations.covers(self.extensions):
-            self._short = ShortOperations(self, check, hide_suggestions=hide_suggestions)
+            self._short = ShortOperations(self, check)
 
     @property
     def short_operations(self) -> ShortOperations | None:
@@ -402,12 +401,9 @@ class Schema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         short = self._short
-        known = (
-            short.known(query, operation_name, allowed_operation_types, context_value)
-            if short is not None
-            else None
-        )
-        if short is not None and known is not None:
+        if short is not None and (
+            known := short.known(query, operation_name, allowed_operation_types, context_value)
+        ):
             return await short.execute(
                 known,
                 variable_values=variable_values,
@@ -460,5 +456,4 @@ def build_schema(settings: Settings) -> Schema:
         execution_context_class=ExecutionContext if settings.fast_execution else None,
         check=check,
         short_operations=settings.short_operations,
-        hide_suggestions=HideSuggestions in extensions,
     )

@@ -97,12 +97,11 @@ class Known:
 class ShortOperations:
     """The short way of one schema's operations (see the module docstring)."""
 
-    def __init__(
-        self, schema: strawberry.Schema, check: DocumentChecker, *, hide_suggestions: bool
-    ) -> None:
+    def __init__(self, schema: strawberry.Schema, check: DocumentChecker) -> None:
         self.schema = schema
         self.check = check
-        self.hide_suggestions = hide_suggestions
+        # In production, as its extensions tell (api.schema.build_schema).
+        self.hide_suggestions = HideSuggestions in schema.extensions
         # Built once: MaskErrors keeps no state between requests but a flag for streams.
         self.masking = MaskUnexpectedErrors()
 

@@ -291,5 +291,5 @@ def test_the_short_way_is_built_only_for_the_extensions_it_knows(settings: Setti
     schema = build_schema(settings)
     extensions: list[Callable[[], SchemaExtension]] = [*schema.extensions, Another]
     with_another = Schema(query=Query, extensions=extensions, check=schema._document_check,
-                          short_operations=True, hide_suggestions=False)  # fmt: skip
+                          short_operations=True)  # fmt: skip
     assert with_another._short is None

@@ -134,10 +134,10 @@ async def main() -> None:
     print(f"{EMAILS} e-mails x {args.rounds} rounds, claims of {CLAIM}; {whose} CPU")
     if stripped:
         print(f"invitation stripped: {len(stripped)} indexes and triggers dropped")
-    print(f"{'rows per statement':<20}{'median ms/e-mail':>17}  rounds")
+    print(f"{'e-mails per statement':<22}{'median ms/e-mail':>17}  rounds")
     for group, values in costs.items():
         rounds = " ".join(f"{value:.3f}" for value in values)
-        print(f"{group:<20}{statistics.median(values):>17.3f}  {rounds}")
+        print(f"{group:<22}{statistics.median(values):>17.3f}  {rounds}")
     if len(costs) >= 2:
         per_statement, per_email = split({g: statistics.median(v) for g, v in costs.items()})
         print(f"per statement: {per_statement:.3f} ms; per e-mail: {per_email:.3f} ms")

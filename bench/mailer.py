@@ -23,9 +23,10 @@ invitation updates that were HOT, the duplicates the sink received (must be 0), 
 ceiling: the machine's cores over the database's, the workers' and the sink's CPU per e-mail
 together, the most e-mails/s this machine could send at those costs (with the rate's share of it).
 
-`--strip-invitation` (either mode) first drops, from the bench's own database, the non-unique
-indexes of `invitation` and its count triggers: the most that a narrow outbox row of its own (two
-of an e-mail's three writes off `invitation`) could save on the database's side, as a bound.
+`--strip-invitation` (either mode) drops the non-unique indexes of `invitation` and its count
+triggers for the run (and creates them again at its end): the most that a narrow outbox row of
+its own (two of an e-mail's three writes off `invitation`) could save on the database's side, as
+a bound.
 bench/outbox_writes.py measures the database's CPU of the mailer's writes alone.
 """
 
@@ -137,30 +138,39 @@ async def queue(count: int, prefix: str) -> None:
 
 
 async def strip_invitation(client: BaseDBAsyncClient) -> list[str]:
-    """Drop the non-unique indexes and the count triggers of `invitation` (`--strip-invitation`,
-    on the bench's own database); the statements run."""
+    """Drop the non-unique indexes and the count triggers of `invitation` (`--strip-invitation`);
+    the statements that create them again (`restore_invitation`), so that a database named by
+    INVITATIONS_DATABASE_URL is left as it was found."""
     if client.capabilities.dialect == "postgres":
         indexes = await client.execute_query_dict(
-            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'invitation'"
-            " AND indexdef NOT LIKE 'CREATE UNIQUE%'"
+            "SELECT indexname AS name, indexdef AS definition FROM pg_indexes"
+            " WHERE tablename = 'invitation' AND indexdef NOT LIKE 'CREATE UNIQUE%'"
         )
         triggers = await client.execute_query_dict(
-            "SELECT tgname AS name FROM pg_trigger WHERE tgrelid = 'invitation'::regclass"
-            " AND tgname LIKE 'invitation_count_%'"
+            "SELECT tgname AS name, pg_get_triggerdef(oid) AS definition FROM pg_trigger"
+            " WHERE tgrelid = 'invitation'::regclass AND tgname LIKE 'invitation_count_%'"
         )
-        statements = [f'DROP INDEX "{row["name"]}"' for row in indexes] + [
-            f'DROP TRIGGER "{row["name"]}" ON invitation' for row in triggers
-        ]
+        drops = [f'DROP INDEX "{row["name"]}"' for row in indexes]
+        drops += [f'DROP TRIGGER "{row["name"]}" ON invitation' for row in triggers]
+        definitions = [row["definition"] for row in [*indexes, *triggers]]
     else:
         rows = await client.execute_query_dict(
-            "SELECT type, name FROM sqlite_master WHERE tbl_name = 'invitation' AND sql IS NOT NULL"
+            "SELECT type, name, sql AS definition FROM sqlite_master"
+            " WHERE tbl_name = 'invitation' AND sql IS NOT NULL"
             " AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE%')"
             " OR (type = 'trigger' AND name LIKE 'invitation_count_%'))"
         )
-        statements = [f'DROP {row["type"].upper()} "{row["name"]}"' for row in rows]
-    for statement in statements:
+        drops = [f'DROP {row["type"].upper()} "{row["name"]}"' for row in rows]
+        definitions = [row["definition"] for row in rows]
+    for statement in drops:
         await client.execute_script(statement)
-    return statements
+    return definitions
+
+
+async def restore_invitation(client: BaseDBAsyncClient, definitions: list[str]) -> None:
+    """Create again what `strip_invitation` dropped (its indexes rebuilt from the table)."""
+    for statement in definitions:
+        await client.execute_script(statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +289,8 @@ async def main(strip: bool) -> None:
         await Tortoise.init(config=config)
         await Invitation.all().delete()
         await seed_demo()
-        stripped = await strip_invitation(Tortoise.get_connection("default")) if strip else []
+        client = Tortoise.get_connection("default")
+        stripped = await strip_invitation(client) if strip else []
         port = free_port()
         mailer_rounds: list[Round] = []
         raw_rounds: list[Round] = []
@@ -310,6 +321,7 @@ async def main(strip: bool) -> None:
                     await webhooks_endpoint_delete(endpoint.endpoint.id)
                     await Invitation.all().delete()
         finally:
+            await restore_invitation(client, stripped)
             await Tortoise.close_connections()
     dialect = "sqlite" if settings.is_sqlite else "postgres"
     print(f"{EMAILS} e-mails x {ROUNDS} rounds, {CONNECTIONS} SMTP connections, {dialect}")
@@ -568,7 +580,10 @@ async def scale_round(url: str, workers: int, postmaster: int, tmp: str) -> Scal
 
 def print_stripped(stripped: list[str]) -> None:
     if stripped:
-        print(f"invitation stripped: {len(stripped)} indexes and count triggers dropped")
+        print(
+            f"invitation stripped: {len(stripped)} indexes and count triggers dropped for the"
+            " run (created again at its end)"
+        )
 
 
 async def scale_out(worker_counts: list[int], strip: bool) -> None:
@@ -582,7 +597,8 @@ async def scale_out(worker_counts: list[int], strip: bool) -> None:
         await Tortoise.init(config=settings.tortoise_config())
         await Invitation.all().delete()
         await seed_demo()
-        stripped = await strip_invitation(Tortoise.get_connection("default")) if strip else []
+        client = Tortoise.get_connection("default")
+        stripped = await strip_invitation(client) if strip else []
         results: list[list[ScaleRound]] = [[] for _ in worker_counts]
         try:
             for _ in range(ROUNDS):
@@ -590,6 +606,7 @@ async def scale_out(worker_counts: list[int], strip: bool) -> None:
                     results[i].append(await scale_round(url, workers, postmaster, tmp))
         finally:
             await Invitation.all().delete()
+            await restore_invitation(client, stripped)
             await Tortoise.close_connections()
     print(
         f"{SCALE_EMAILS} e-mails x {ROUNDS} rounds, worker processes of {CONNECTIONS} SMTP "

@@ -14,8 +14,8 @@ On PostgreSQL the figure is the server's CPU, read from /proc (run it under `.ci
 which names the data directory); on SQLite it is this process's CPU (the engine runs in it),
 taken with `INVITATIONS_DATABASE_URL` unset: a temporary file.
 
-`--strip-invitation` first drops, from the bench's own database, the non-unique indexes of
-`invitation` (the grid's, the queue's, the trigram index) and its count triggers: a bound on
+`--strip-invitation` drops, for the run, the non-unique indexes of `invitation` (the grid's, the
+queue's, the trigram index) and its count triggers, and creates them again at its end: a bound on
 what a narrow outbox row of its own could save, which would take two of an e-mail's three
 invitation writes off them but keep the third (bench/mailer.py takes the same flag for the whole
 path).
@@ -39,7 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tortoise import Tortoise
 
-from bench.mailer import known_postmaster, queue, server_cpu_seconds, strip_invitation
+from bench.mailer import (
+    known_postmaster,
+    queue,
+    restore_invitation,
+    server_cpu_seconds,
+    strip_invitation,
+)
 from cli.database import migrate
 from cli.demo import seed_demo
 from config import Settings
@@ -106,10 +112,11 @@ async def main() -> None:
         config = settings.tortoise_config()
         await migrate(config)
         await Tortoise.init(config=config)
+        client = Tortoise.get_connection("default")
+        stripped: list[str] = []
         try:
             await Invitation.all().delete()
             await seed_demo()
-            client = Tortoise.get_connection("default")
             postgres = client.capabilities.dialect == "postgres"
             cpu: Callable[[], float] = time.process_time
             if postgres:
@@ -129,11 +136,15 @@ async def main() -> None:
                 for group in args.groups:
                     costs[group].append(await one_round(group, f"r{number}g{group}-", cpu))
         finally:
+            await restore_invitation(client, stripped)
             await Tortoise.close_connections()
     whose = "the PostgreSQL server's" if postgres else "this process's (SQLite)"
     print(f"{EMAILS} e-mails x {args.rounds} rounds, claims of {CLAIM}; {whose} CPU")
     if stripped:
-        print(f"invitation stripped: {len(stripped)} indexes and triggers dropped")
+        print(
+            f"invitation stripped: {len(stripped)} indexes and count triggers dropped for the"
+            " run (created again at its end)"
+        )
     print(f"{'e-mails per statement':<22}{'median ms/e-mail':>17}  rounds")
     for group, values in costs.items():
         rounds = " ".join(f"{value:.3f}" for value in values)

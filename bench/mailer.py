@@ -455,7 +455,7 @@ def postmaster_pid() -> int:
     postmaster = known_postmaster()
     if postmaster is None:
         raise SystemExit(
-            "--workers reads the server's CPU from /proc: run it under .ci/with-postgres "
+            "the PostgreSQL server's CPU is read from /proc: run this under .ci/with-postgres "
             "(or set BENCH_PG_DATA to the cluster's data directory)"
         )
     return postmaster

@@ -40,7 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tortoise import Tortoise
 
 from bench.mailer import (
-    known_postmaster,
+    bench_settings,
+    database_url,
+    postmaster_pid,
+    print_stripped,
     queue,
     restore_invitation,
     server_cpu_seconds,
@@ -48,7 +51,6 @@ from bench.mailer import (
 )
 from cli.database import migrate
 from cli.demo import seed_demo
-from config import Settings
 from mailer import outbox
 from mailer.outbox import Claimed, Record
 from models.invitation import Invitation
@@ -56,7 +58,6 @@ from models.invitation import Invitation
 EMAILS = int(os.environ.get("BENCH_EMAILS", "3000"))
 CLAIM = 100
 LEASE_SECONDS = 300.0
-SECRET = "bench-secret-key-that-is-long-enough-0123456789"
 
 
 async def drain(group: int) -> None:
@@ -103,13 +104,7 @@ async def main() -> None:
     if any(group < 1 for group in args.groups):
         parser.error("each group size must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
-        url = (
-            os.environ.get("INVITATIONS_DATABASE_URL")
-            or os.environ.get("INVITATIONS_TEST_DATABASE_URL")
-            or f"sqlite://{tmp}/bench.sqlite3"
-        )
-        settings = Settings(database_url=url, secret_key=SECRET)
-        config = settings.tortoise_config()
+        config = bench_settings(database_url(tmp)).tortoise_config()
         await migrate(config)
         await Tortoise.init(config=config)
         client = Tortoise.get_connection("default")
@@ -120,12 +115,7 @@ async def main() -> None:
             postgres = client.capabilities.dialect == "postgres"
             cpu: Callable[[], float] = time.process_time
             if postgres:
-                server = known_postmaster()
-                if server is None:
-                    raise SystemExit(
-                        "the server's CPU is read from /proc: run this under .ci/with-postgres "
-                        "(or set BENCH_PG_DATA to the cluster's data directory)"
-                    )
+                server = postmaster_pid()
 
                 def cpu() -> float:
                     return server_cpu_seconds(server)
@@ -140,11 +130,7 @@ async def main() -> None:
             await Tortoise.close_connections()
     whose = "the PostgreSQL server's" if postgres else "this process's (SQLite)"
     print(f"{EMAILS} e-mails x {args.rounds} rounds, claims of {CLAIM}; {whose} CPU")
-    if stripped:
-        print(
-            f"invitation stripped: {len(stripped)} indexes and count triggers dropped for the"
-            " run (created again at its end)"
-        )
+    print_stripped(stripped)
     print(f"{'e-mails per statement':<22}{'median ms/e-mail':>17}  rounds")
     for group, values in costs.items():
         rounds = " ".join(f"{value:.3f}" for value in values)
